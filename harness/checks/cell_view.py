@@ -1,0 +1,87 @@
+"""What every check needs to know about one cell: when the fault began, which client
+spoke, which sid it held before the fault, and how requests pair with their outcomes."""
+from __future__ import annotations
+
+from functools import cached_property
+
+from ..timeline import Event
+
+CLIENT_SOURCES = ("browser", "pyclient")
+PACKET_TYPES = {"0": "open", "1": "close", "2": "ping", "3": "pong", "4": "message", "5": "upgrade", "6": "noop"}
+
+
+def describe_packet(body: str | None) -> str:
+    """Engine.IO packet type of a polling POST body (several packets are split by \\x1e)."""
+    if not body:
+        return "empty"
+    kinds = [PACKET_TYPES.get(p[:1], "unknown") for p in body.split("\x1e") if p]
+    return "+".join(kinds)
+
+
+class CellView:
+    def __init__(self, events: list[Event]):
+        self.events = sorted(events, key=lambda e: e.t)
+
+    def of(self, kind: str, *, src: str | tuple[str, ...] | None = None, after: float | None = None,
+           before: float | None = None) -> list[Event]:
+        srcs = (src,) if isinstance(src, str) else src
+        return [e for e in self.events if e.kind == kind and (not srcs or e.src in srcs)
+                and (after is None or e.t >= after) and (before is None or e.t <= before)]
+
+    @cached_property
+    def client_src(self) -> str | None:
+        for e in self.events:
+            if e.src in CLIENT_SOURCES and e.kind.startswith(("sio.", "http.")):
+                return e.src
+        return None
+
+    @cached_property
+    def fault_begin(self) -> Event | None:
+        faults = [e for e in self.events if e.kind == "fault" and e.data.get("phase") == "begin"]
+        return faults[0] if faults else None
+
+    @property
+    def t_fault(self) -> float | None:
+        return self.fault_begin.t if self.fault_begin else None
+
+    @cached_property
+    def old_sid(self) -> str | None:
+        """The Engine.IO sid the client held when the fault began."""
+        if self.t_fault is None:
+            return None
+        connects = [e for e in self.of("sio.connect", src=CLIENT_SOURCES, before=self.t_fault) if e.data.get("eio_sid")]
+        if connects:
+            return connects[-1].data["eio_sid"]
+        reqs = [e for e in self.of("http.request", src=CLIENT_SOURCES, before=self.t_fault) if e.data.get("sid")]
+        return reqs[-1].data["sid"] if reqs else None
+
+    @cached_property
+    def outcomes(self) -> dict[str, Event]:
+        """Request id -> its http.response or http.failed event."""
+        out = {}
+        for e in self.events:
+            if e.kind in ("http.response", "http.failed") and "id" in e.data:
+                out.setdefault(e.data["id"], e)
+        return out
+
+    def outcome(self, request: Event) -> Event | None:
+        return self.outcomes.get(request.data.get("id"))
+
+    @cached_property
+    def down_windows(self) -> list[tuple[float, float]]:
+        """Intervals during which the server was known not to answer (server.down → server.up)."""
+        windows, start = [], None
+        for e in self.events:
+            if e.src != "harness":
+                continue
+            if e.kind == "server.down" and start is None:
+                start = e.t
+            elif e.kind == "server.up" and start is not None:
+                windows.append((start, e.t))
+                start = None
+        if start is not None:
+            windows.append((start, self.events[-1].t))
+        return windows
+
+    def is_socketio(self, e: Event) -> bool:
+        return "/socket.io" in str(e.data.get("path") or e.data.get("url") or "")

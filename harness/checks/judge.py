@@ -1,0 +1,76 @@
+"""Judging: measured figures against the scenario's expectations and claims.
+
+An expectation holds or fails in each cell it applies to. A claim gets, per cell, a
+verdict: supported (its `supported_if` all hold), refuted (its `refuted_if` all hold),
+or no evidence; across cells, refuted wins over supported (one counter-example refutes),
+and the deciding cells are named.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..conditions import parse_condition
+from ..scenario import Cell, Claim, Expectation
+from . import Finding
+
+SUPPORTED, REFUTED, NO_EVIDENCE = "supported", "refuted", "no evidence"
+
+
+@dataclass
+class CheckResult:
+    cell: str
+    metric: str
+    condition: str
+    value: Any
+    ok: bool
+    why: str = ""
+    line: int = 0
+
+
+@dataclass
+class ClaimVerdict:
+    claim: Claim
+    verdict: str
+    cells: dict[str, str] = field(default_factory=dict)      # cell id -> verdict
+    deciding: list[str] = field(default_factory=list)        # cell ids that decided it
+
+
+def conditions_hold(conds: dict[str, Any], findings: dict[str, Finding]) -> bool:
+    return all(parse_condition(c).holds(findings[m].value) for m, c in conds.items())
+
+
+def check_expectations(cell: Cell, findings: dict[str, Finding], expectations: list[Expectation]) -> list[CheckResult]:
+    out = []
+    for exp in expectations:
+        if not cell.matches(exp.where):
+            continue
+        for name, cond in exp.that.items():
+            c = parse_condition(cond)
+            value = findings[name].value
+            out.append(CheckResult(cell.id, name, c.text, value, c.holds(value), exp.why, exp.line))
+    return out
+
+
+def judge_claims(cells: list[tuple[Cell, dict[str, Finding]]], claims: list[Claim]) -> list[ClaimVerdict]:
+    verdicts = []
+    for claim in claims:
+        per_cell = {}
+        for cell, findings in cells:
+            if not cell.matches(claim.where):
+                continue
+            if conditions_hold(claim.refuted_if, findings):
+                per_cell[cell.id] = REFUTED
+            elif conditions_hold(claim.supported_if, findings):
+                per_cell[cell.id] = SUPPORTED
+            else:
+                per_cell[cell.id] = NO_EVIDENCE
+        refuting = [c for c, v in per_cell.items() if v == REFUTED]
+        supporting = [c for c, v in per_cell.items() if v == SUPPORTED]
+        if refuting:
+            verdicts.append(ClaimVerdict(claim, REFUTED, per_cell, refuting))
+        elif supporting:
+            verdicts.append(ClaimVerdict(claim, SUPPORTED, per_cell, supporting))
+        else:
+            verdicts.append(ClaimVerdict(claim, NO_EVIDENCE, per_cell, []))
+    return verdicts

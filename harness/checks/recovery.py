@@ -1,0 +1,107 @@
+"""Recovery: how the client noticed the fault, and when and how it got a new session."""
+from __future__ import annotations
+
+from . import Finding, metric
+from .cell_view import CLIENT_SOURCES, CellView
+
+
+def _new_connect(v: CellView):
+    if v.t_fault is None:
+        return None
+    for e in v.of("sio.connect", src=CLIENT_SOURCES, after=v.t_fault):
+        if e.data.get("eio_sid") != v.old_sid:
+            return e
+    return None
+
+
+def _is_handshake(e) -> bool:
+    return e.kind == "http.request" and not e.data.get("sid") and "/socket.io" in str(e.data.get("path") or e.data.get("url"))
+
+
+def _handshakes(v: CellView, after: float, before: float):
+    hs = [e for e in v.of("http.request", src=CLIENT_SOURCES, after=after, before=before) if _is_handshake(e)]
+    ws = [e for e in v.of("ws.open", src=CLIENT_SOURCES, after=after, before=before) if not e.data.get("sid")]
+    return sorted(hs + ws, key=lambda e: e.t)
+
+
+@metric("disconnect_reason", "reason of the first disconnect after the fault")
+def disconnect_reason(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    ds = v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
+    return Finding(ds[0].data.get("reason") if ds else None, ds[:1])
+
+
+@metric("recovered", "the client connected again with a new sid after the fault")
+def recovered(v: CellView) -> Finding:
+    e = _new_connect(v)
+    return Finding(e is not None, [e] if e else [])
+
+
+@metric("new_sid", "the Engine.IO sid of the first connect after the fault")
+def new_sid(v: CellView) -> Finding:
+    e = _new_connect(v)
+    return Finding(e.data.get("eio_sid") if e else None, [e] if e else [])
+
+
+@metric("time_to_new_sid", "seconds from the fault to the first connect with a new sid")
+def time_to_new_sid(v: CellView) -> Finding:
+    e = _new_connect(v)
+    if e is None:
+        return Finding(None)
+    return Finding(round(e.t - v.t_fault, 3), [v.fault_begin, e])
+
+
+@metric("time_after_server_up", "seconds from the server answering again to the client's new sid")
+def time_after_server_up(v: CellView) -> Finding:
+    e = _new_connect(v)
+    ups = [u for u in v.of("server.up", src="harness", after=v.t_fault) if e and u.t <= e.t + 0.005] if v.t_fault else []
+    if e is None or not ups:
+        return Finding(None)
+    return Finding(round(e.t - ups[-1].t, 3), [ups[-1], e])
+
+
+@metric("handshakes_while_down", "handshakes the client sent while the server did not answer")
+def handshakes_while_down(v: CellView) -> Finding:
+    hits = []
+    for start, end in v.down_windows:
+        hits += _handshakes(v, start, end)
+    return Finding(len(hits), hits)
+
+
+@metric("handshakes_after_fault", "handshakes from the fault until the client's new sid")
+def handshakes_after_fault(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(0)
+    e = _new_connect(v)
+    hits = _handshakes(v, v.t_fault, e.t if e else v.events[-1].t)
+    return Finding(len(hits), hits)
+
+
+@metric("connect_errors", "connect_error events after the fault")
+def connect_errors(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(0)
+    es = v.of("sio.connect_error", src=CLIENT_SOURCES, after=v.t_fault)
+    return Finding(len(es), es[:5])
+
+
+@metric("transport_before_fault", "the transport the client was on when the fault began")
+def transport_before_fault(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    last = None
+    for e in v.of("sio.connect", src=CLIENT_SOURCES, before=v.t_fault) + v.of("sio.upgrade", src=CLIENT_SOURCES, before=v.t_fault):
+        if last is None or e.t >= last.t:
+            last = e
+    if last is None:
+        return Finding(None)
+    return Finding(last.data.get("transport"), [last])
+
+
+@metric("ws_closed", "WebSocket connections of the client closed after the fault")
+def ws_closed(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(0)
+    es = v.of("ws.close", src=CLIENT_SOURCES, after=v.t_fault)
+    return Finding(len(es), es[:3])

@@ -1,0 +1,161 @@
+"""`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue.
+
+Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run), 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from . import report as report_mod
+from .scenario import ScenarioError, catalogue
+from .scenario import load as load_scenario
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    pass
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def cmd_run(args) -> int:
+    from .runner import run_scenario
+
+    scenario = load_scenario(args.scenario)
+    filters = {"mode": _csv(args.mode), "client": _csv(args.client), "fault": _csv(args.fault),
+               "transport": _csv(args.transport), "singleton": _csv(args.singleton)}
+    for axis, values in filters.items():
+        known = {c.params.get(axis) for c in scenario.cells}
+        for v in values or []:
+            if v not in known:
+                raise BadInput(f"--{axis} {v}: not in the matrix of {scenario.name} "
+                               f"(has: {', '.join(sorted(k for k in known if k)) or 'none'})")
+    cells = scenario.select(**filters)
+    if not cells:
+        raise BadInput(f"no cell of {scenario.name} matches the given filters")
+    print(f"siolab: {scenario.name}: {len(cells)} cells", file=sys.stderr, flush=True)
+    run_dir = run_scenario(scenario, cells, run_dir=Path(args.out) if args.out else None)
+    mark = time.monotonic()
+    result = report_mod.build(run_dir)
+    print(f"report: {time.monotonic() - mark:.1f} s", file=sys.stderr)
+    print_summary(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def print_summary(r: report_mod.RunReport) -> None:
+    print()
+    width = max(len(c.cell.id) for c in r.cells)
+    for c in r.cells:
+        if c.error:
+            status = "ERROR  " + c.error.splitlines()[0][:100]
+        else:
+            failed = [x for x in c.checks if not x.ok]
+            status = "ok" if not failed else "FAIL   " + "; ".join(
+                f"{x.metric} {x.condition} (got {report_mod._fmt(x.value)})" for x in failed)
+        print(f"  {c.cell.id:<{width}}  {status}")
+    for v in r.claims:
+        print(f"  claim {v.claim.id}: {v.verdict}")
+    print(f"\n{'PASS' if r.ok else 'FAIL'}  report: {r.run_dir / 'report.md'}")
+
+
+def cmd_report(args) -> int:
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "run.json").exists():
+        raise BadInput(f"{run_dir}: not a run folder (no run.json)")
+    result = report_mod.build(run_dir)
+    print_summary(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_list(args) -> int:
+    for path in catalogue():
+        s = load_scenario(path)
+        print(f"{s.name:<32} {len(s.cells):>3} cells  {s.title}")
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    from .modes import get_mode
+    from .modes.base import ServerSettings
+    from .supervisor import Supervisor, TerminationAsInterrupt
+    from .timeline import Timeline
+    from .topology import Server
+
+    try:
+        mode = get_mode(args.mode)
+    except KeyError as exc:
+        raise BadInput(str(exc.args[0])) from None
+    run_dir = Path(args.out) if args.out else Path("reports/runs") / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout)
+    with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:
+        server = Server(sup, timeline, mode, settings, port=args.port)
+        try:
+            server.start()
+            print(f"{mode.name} ({mode.description}) on http://127.0.0.1:{server.port}/ "
+                  f"ping {args.ping_interval}s/{args.ping_timeout}s · logs in {run_dir}/logs · Ctrl-C stops it", flush=True)
+            while server.proc and server.proc.alive():
+                time.sleep(0.5)
+            print(f"server exited with code {server.proc.popen.returncode}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            print("stopping", file=sys.stderr)
+            return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="siolab", description="Socket.IO incident lab: replay an RCA against real servers, faults and clients.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a scenario's matrix and write the report")
+    r.add_argument("scenario", help="catalogue name (see `siolab list`) or a path to a scenario file")
+    r.add_argument("--mode", help="only these deployment modes (comma-separated)")
+    r.add_argument("--client", help="only these clients: browser, python")
+    r.add_argument("--fault", help="only these faults (names from the scenario)")
+    r.add_argument("--transport", help="only these transports: polling, websocket, default")
+    r.add_argument("--singleton", help="only these singleton variants: naive, fixed")
+    r.add_argument("--out", help="run folder (default: reports/runs/<time>-<scenario>)")
+    r.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="rebuild the report of a saved run folder")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=cmd_report)
+
+    ls = sub.add_parser("list", help="the scenario catalogue")
+    ls.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("serve", help="start one deployment mode and keep it up until Ctrl-C")
+    s.add_argument("mode")
+    s.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: one the OS picks)")
+    s.add_argument("--ping-interval", type=int, default=25, help="whole seconds (default 25)")
+    s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
+    s.add_argument("--out", help="folder for logs and timeline")
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from .supervisor import TerminationAsInterrupt
+
+            with TerminationAsInterrupt():
+                return args.func(args)
+        return args.func(args)
+    except (ScenarioError, BadInput) as exc:
+        print(f"siolab: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("siolab: interrupted; every process of the run was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

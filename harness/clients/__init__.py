@@ -1,0 +1,1 @@
+"""Client drivers: they only record into the timeline."""

@@ -1,0 +1,121 @@
+"""The Python client driver: a python-socketio `Client` whose every event lands in the timeline.
+
+Its Engine.IO HTTP traffic goes through a recording `requests.Session`, so a polling
+client's requests (with their sid, status and body) are recorded like the browser's.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlparse
+
+import requests
+import socketio
+
+from ..timeline import Timeline
+
+BODY_LIMIT = 2000
+
+
+def sio_query(url: str) -> dict[str, Any]:
+    """The Engine.IO fields of a request URL: path, sid, transport, EIO."""
+    parsed = urlparse(url)
+    q = parse_qs(parsed.query)
+    return {"path": parsed.path, "sid": q.get("sid", [None])[0],
+            "transport": q.get("transport", [None])[0], "eio": q.get("EIO", [None])[0]}
+
+
+class RecordingSession(requests.Session):
+    """A requests.Session that records each Socket.IO request, response and failure."""
+
+    def __init__(self, timeline: Timeline, src: str = "pyclient"):
+        super().__init__()
+        self.timeline = timeline
+        self.src = src
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def request(self, method, url, *args, **kwargs):  # noqa: D401 - requests' signature
+        with self._lock:
+            self._n += 1
+            rid = f"py-{self._n}"
+        fields = {"id": rid, "method": method.upper(), "url": url, **sio_query(url)}
+        body = kwargs.get("data")
+        req = dict(fields)
+        if body:
+            req["body"] = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:BODY_LIMIT]
+        self.timeline.record(self.src, "http.request", req)
+        try:
+            resp = super().request(method, url, *args, **kwargs)
+        except requests.RequestException as exc:
+            self.timeline.record(self.src, "http.failed", {**fields, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            raise
+        self.timeline.record(self.src, "http.response", {
+            **fields, "status": resp.status_code, "status_text": resp.reason,
+            "body": resp.text[:BODY_LIMIT]})
+        return resp
+
+
+class PythonClient:
+    """One python-socketio client, connected to `url`, recording into `timeline`."""
+
+    def __init__(self, timeline: Timeline, url: str, *, transports: list[str] | None = None,
+                 headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+                 namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5):
+        self.timeline = timeline
+        self.url = url
+        self.transports = transports
+        self.headers = headers
+        self.namespace = namespace
+        self.wait_timeout = wait_timeout
+        self.sio = socketio.Client(
+            reconnection=True, reconnection_delay=reconnection_delay,
+            reconnection_delay_max=max(reconnection_delay, 5),
+            http_session=RecordingSession(timeline))
+        self._install_handlers()
+
+    def _install_handlers(self) -> None:
+        ns = self.namespace
+
+        @self.sio.on("connect", namespace=ns)
+        def _connect():
+            eio = self.sio.eio
+            self.timeline.record("pyclient", "sio.connect", {
+                "sid": self.sio.get_sid(ns), "eio_sid": eio.sid,
+                "transport": eio.current_transport, "namespace": ns})
+
+        @self.sio.on("disconnect", namespace=ns)
+        def _disconnect(reason=None):
+            self.timeline.record("pyclient", "sio.disconnect", {"reason": str(reason) if reason is not None else None, "namespace": ns})
+
+        @self.sio.on("connect_error", namespace=ns)
+        def _connect_error(data=None):
+            message = data.get("message") if isinstance(data, dict) else data
+            self.timeline.record("pyclient", "sio.connect_error", {"message": str(message), "namespace": ns})
+
+        @self.sio.on("*", namespace=ns)
+        def _any(event, *args):
+            self.timeline.record("pyclient", "sio.event", {"event": event, "namespace": ns,
+                                                           "args": str(args)[:BODY_LIMIT]})
+
+    def connect(self) -> None:
+        """Connect (recording a failure as connect_error); python-socketio reconnects on its own after that."""
+        try:
+            self.sio.connect(self.url, namespaces=[self.namespace], transports=self.transports,
+                             headers=self.headers or {}, wait_timeout=self.wait_timeout)
+        except socketio.exceptions.ConnectionError as exc:
+            self.timeline.record("pyclient", "sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
+
+    @property
+    def connected(self) -> bool:
+        return self.sio.connected
+
+    def close(self) -> None:
+        try:
+            self.sio.disconnect()
+        except Exception:  # noqa: BLE001 - closing a half-dead client must never raise
+            pass
+        try:
+            self.sio.shutdown()
+        except Exception:  # noqa: BLE001
+            pass

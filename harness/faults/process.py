@@ -1,0 +1,56 @@
+"""Process faults: what happens to the server process itself."""
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+
+from .registry import Fault, register
+
+
+@register
+@dataclass
+class Restart(Fault):
+    """The mode's own restart: the Werkzeug reloader reloads its child; other modes are stopped (SIGTERM) and started again on the same port."""
+
+    type = "restart"
+    description = "the mode's own restart (reloader: touch a source file; others: stop and start on the same port)"
+
+    def inject(self, topology, timeline) -> None:
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        topology.server.restart()
+        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+
+@register
+@dataclass
+class KillRestart(Fault):
+    """SIGKILL the server, stay down for `down_s`, start it again on the same port."""
+
+    type = "kill-restart"
+    description = "SIGKILL, down for down_s seconds, start again on the same port"
+    down_s: float = 0.0
+
+    def inject(self, topology, timeline) -> None:
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        topology.server.stop(signal.SIGKILL)
+        time.sleep(self.down_s)
+        topology.server.start()
+        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+
+@register
+@dataclass
+class Stall(Fault):
+    """SIGSTOP the server for `stall_s` seconds, then SIGCONT: alive, listening, silent."""
+
+    type = "stall"
+    description = "SIGSTOP for stall_s seconds, then SIGCONT"
+    stall_s: float = 3.0
+
+    def inject(self, topology, timeline) -> None:
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        topology.server.pause()
+        time.sleep(self.stall_s)
+        topology.server.resume()
+        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})

@@ -1,0 +1,56 @@
+"""Faults as small named things with attributes, registered by name (like Toxiproxy's toxics).
+
+A scenario names a fault type and its attributes; `build_fault` validates them against the
+class's declared attributes before anything starts. `inject(topology, timeline)` drives the
+fault and returns when it is over (the server back up, the toxic removed); it records
+`fault` begin/end events and never judges what happened.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+FAULTS: dict[str, type["Fault"]] = {}
+
+
+class FaultError(ValueError):
+    """A fault named or configured wrongly in a scenario."""
+
+
+def register(cls: type["Fault"]) -> type["Fault"]:
+    FAULTS[cls.type] = cls
+    return cls
+
+
+@dataclass
+class Fault:
+    type: ClassVar[str]
+    description: ClassVar[str]
+    needs_proxy: ClassVar[bool] = False
+
+    def inject(self, topology, timeline) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def attributes(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def build_fault(spec: dict[str, Any]) -> Fault:
+    """A Fault from its scenario spec {"type": ..., attributes...}; FaultError names what is wrong."""
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    if kind not in FAULTS:
+        raise FaultError(f"unknown fault type {kind!r}; known: {', '.join(sorted(FAULTS))}")
+    cls = FAULTS[kind]
+    allowed = {f.name: f for f in fields(cls)}
+    for key, value in spec.items():
+        if key not in allowed:
+            raise FaultError(f"fault {kind!r} has no attribute {key!r}; it takes: {', '.join(allowed) or 'none'}")
+        expected = type(allowed[key].default)
+        if expected in (int, float) and not isinstance(value, (int, float)) or expected is str and not isinstance(value, str):
+            raise FaultError(f"fault {kind!r} attribute {key!r} must be {expected.__name__}, got {value!r}")
+    return cls(**spec)
+
+
+# The fault modules register themselves on import; importing them here makes FAULTS complete.
+from . import network, process  # noqa: E402,F401

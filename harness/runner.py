@@ -1,0 +1,182 @@
+"""Running a scenario: for each cell, topology up → steps → topology down, all recorded.
+
+The runner only drives and records. It writes, per run folder:
+    scenario.yaml            the scenario as it was run
+    run.json                 cells, their params, durations, errors, versions
+    cells/<id>/timeline.jsonl, logs/, browser.har, trace.zip
+Judging and reporting read that folder afterwards (`harness.report`).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import traceback
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from .faults.registry import build_fault
+from .modes.base import ServerSettings
+from .scenario import Cell, Scenario
+from .supervisor import StartupError, Supervisor
+from .timeline import Timeline
+from .topology import Topology, bring_up
+from .versions import versions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNS_DIR = REPO_ROOT / "reports" / "runs"
+LOGIN_USER = "lab-user"
+
+
+@dataclass
+class CellRun:
+    cell: Cell
+    dir: Path
+    seconds: float = 0.0
+    error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def new_run_dir(scenario_name: str, base: Path | None = None) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = (base or RUNS_DIR) / f"{stamp}-{scenario_name}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = (base or RUNS_DIR) / f"{stamp}-{scenario_name}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def server_settings(scenario: Scenario) -> ServerSettings:
+    return ServerSettings(**scenario.settings)
+
+
+class _Client:
+    """The cell's client, browser or Python, behind the three things steps do with it."""
+
+    def __init__(self, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
+                 browser, settings: ServerSettings, stack: ExitStack):
+        self.cell, self.topology, self.timeline = cell, topology, timeline
+        self.kind = cell.params["client"]
+        self.src = "browser" if self.kind == "browser" else "pyclient"
+        self.transport = cell.params.get("transport", "default")
+        if self.kind == "browser":
+            if browser is None:
+                raise RuntimeError("browser cell without a browser driver")
+            self.page = stack.enter_context(browser.new_cell(timeline, cell_dir, base_url=topology.base_url))
+        else:
+            from .clients.pyclient import PythonClient
+
+            transports = {"polling": ["polling"], "websocket": ["websocket"]}.get(self.transport)
+            self.py = PythonClient(timeline, topology.base_url, transports=transports,
+                                   reconnection_delay=settings.reconnection_delay_ms / 1000)
+            stack.callback(self.py.close)
+
+    def open(self) -> None:
+        if self.kind == "browser":
+            self.page.goto(f"/login?user={LOGIN_USER}")
+            variant = self.cell.params.get("singleton", "naive")
+            self.page.goto(f"/?singleton={variant}&transport={self.transport}")
+        else:
+            self.py.connect()
+
+
+def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None) -> bool:
+    kind = args["event"]
+    after = t_fault if args.get("after") == "fault" and t_fault is not None else 0.0
+    old_sids = set()
+    if args.get("new_sid"):
+        old_sids = {e.data.get("eio_sid") for e in timeline.events if e.kind == "sio.connect" and e.t < after}
+    deadline = time.monotonic() + float(args.get("timeout", 10))
+    while time.monotonic() < deadline:
+        for e in timeline.events:
+            if e.t >= after and e.kind == kind and e.src == src and e.data.get("eio_sid") not in old_sids:
+                return True
+        time.sleep(0.02)
+    return False
+
+
+def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> CellRun:
+    cell_dir = run_dir / "cells" / cell.id
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    result = CellRun(cell, cell_dir)
+    settings = server_settings(scenario)
+    t0 = time.monotonic()
+    fault = build_fault(scenario.faults[cell.params["fault"]]) if "fault" in cell.params else None
+    with Timeline(cell_dir / "timeline.jsonl") as timeline, ExitStack() as stack:
+        timeline.record("harness", "cell.start", {"cell": cell.id, "params": cell.params})
+        try:
+            supervisor = stack.enter_context(Supervisor(cell_dir, timeline))
+            mark = time.monotonic()
+            topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
+                                with_proxy=bool(fault and fault.needs_proxy))
+            result.phases["server start"] = time.monotonic() - mark
+            mark = time.monotonic()
+            client = _Client(cell, topology, timeline, cell_dir, browser, settings, stack)
+            result.phases["client start"] = time.monotonic() - mark
+            t_fault = None
+            for step in scenario.steps:
+                (kind, args), = step.items()
+                timeline.record("harness", "step", {"step": kind, "args": args})
+                mark = time.monotonic()
+                if kind == "open":
+                    client.open()
+                elif kind == "sleep":
+                    time.sleep(float(args))
+                elif kind == "wait_for":
+                    if not _wait_for(timeline, client.src, args, t_fault):
+                        timeline.record("harness", "step.timeout", {"step": kind, "args": args})
+                elif kind == "fault" and fault is not None:
+                    t_fault = timeline.now()
+                    fault.inject(topology, timeline)
+                label = {"fault": "fault", "wait_for": "waiting for clients", "open": "client start"}.get(kind, "observing")
+                result.phases[label] = result.phases.get(label, 0.0) + time.monotonic() - mark
+        except StartupError as exc:
+            result.error = f"start failure: {exc}"
+            timeline.record("harness", "cell.error", {"error": result.error})
+        except KeyboardInterrupt:
+            timeline.record("harness", "cell.error", {"error": "interrupted"})
+            raise
+        except Exception as exc:  # noqa: BLE001 - one broken cell must not lose the others
+            result.error = f"{type(exc).__name__}: {exc}"
+            timeline.record("harness", "cell.error", {"error": result.error, "traceback": traceback.format_exc()})
+        finally:
+            mark = time.monotonic()
+            stack.close()
+            result.phases["teardown"] = time.monotonic() - mark
+            timeline.record("harness", "cell.end", {"cell": cell.id, "error": result.error})
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None = None,
+                 progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> Path:
+    run_dir = run_dir or new_run_dir(scenario.name)
+    shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
+    meta: dict[str, Any] = {"scenario": scenario.name, "started": datetime.now(timezone.utc).isoformat(),
+                            "versions": versions(), "cells": []}
+    needs_browser = any(c.params["client"] == "browser" for c in cells)
+    with ExitStack() as stack:
+        browser = None
+        if needs_browser:
+            from .clients.browser import BrowserDriver
+
+            mark = time.monotonic()
+            browser = stack.enter_context(BrowserDriver())
+            meta["browser_start_s"] = round(time.monotonic() - mark, 3)
+        for i, cell in enumerate(cells, 1):
+            progress(f"[{i}/{len(cells)}] {cell.id} …")
+            res = run_cell(scenario, cell, run_dir, browser)
+            status = f"error: {res.error.splitlines()[0]}" if res.error else "done"
+            progress(f"[{i}/{len(cells)}] {cell.id}: {status} ({res.seconds:.1f} s)")
+            meta["cells"].append({"id": cell.id, "params": cell.params, "seconds": round(res.seconds, 3),
+                                  "error": res.error, "phases": {k: round(v, 3) for k, v in res.phases.items()}})
+            (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    meta["finished"] = datetime.now(timezone.utc).isoformat()
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+    return run_dir

@@ -1,0 +1,313 @@
+"""Scenario files: load, validate up front, and expand the matrix into cells.
+
+A scenario is data (see scenarios/README.md). Every error names the file, the line and
+the field, so a typo never surfaces as a traceback halfway through a run.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .conditions import ConditionError, parse_condition
+from .faults.registry import FAULTS, FaultError, build_fault
+from .modes import MODES
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+AXES: dict[str, tuple[str, ...] | None] = {
+    "mode": None,                       # checked against harness.modes.MODES
+    "client": ("browser", "python"),
+    "singleton": ("naive", "fixed"),
+    "transport": ("polling", "websocket", "default"),
+    "fault": None,                      # checked against the scenario's own `faults`
+}
+STEP_KINDS = ("open", "wait_for", "sleep", "fault")
+SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
+            "reconnection_delay_ms": int, "cors_origins": str}
+TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
+            "faults", "matrix", "steps", "expect", "notes"}
+
+
+class ScenarioError(ValueError):
+    """Bad scenario input: message already says file, line and field."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of the matrix: server mode × client × variant × fault."""
+
+    params: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        order = ["mode", "client", "singleton", "transport", "fault"]
+        return "-".join(self.params[k] for k in order if k in self.params)
+
+    def matches(self, where: dict[str, Any]) -> bool:
+        for key, want in where.items():
+            have = self.params.get(key)
+            if isinstance(want, list):
+                if have not in want:
+                    return False
+            elif have != want:
+                return False
+        return True
+
+
+@dataclass
+class Expectation:
+    where: dict[str, Any]
+    that: dict[str, Any]          # metric -> condition (raw, as written)
+    line: int
+    why: str = ""
+
+
+@dataclass
+class Claim:
+    id: str
+    text: str
+    where: dict[str, Any]
+    supported_if: dict[str, Any]
+    refuted_if: dict[str, Any]
+    line: int
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    title: str
+    incident: str
+    raw: dict[str, Any]
+    settings: dict[str, Any]
+    faults: dict[str, dict[str, Any]]
+    cells: list[Cell]
+    steps: list[dict[str, Any]]
+    expectations: list[Expectation]
+    claims: list[Claim]
+    severity: str = ""
+    source: str = ""
+
+    def select(self, **filters: list[str] | None) -> list[Cell]:
+        """Cells whose params are among the given values (None = any)."""
+        out = []
+        for cell in self.cells:
+            if all(not vals or cell.params.get(k) in vals for k, vals in filters.items()):
+                out.append(cell)
+        return out
+
+
+class _Located:
+    """Maps key paths ("matrix.0.mode") to line numbers, from PyYAML's node tree."""
+
+    def __init__(self, path: Path, node: yaml.Node | None):
+        self.path = path
+        self.lines: dict[str, int] = {}
+        if node is not None:
+            self._walk(node, "")
+
+    def _walk(self, node: yaml.Node, prefix: str) -> None:
+        self.lines[prefix] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = f"{prefix}.{key.value}" if prefix else str(key.value)
+                self.lines[sub] = key.start_mark.line + 1
+                self._walk(value, sub)
+                self.lines[sub] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, f"{prefix}.{i}" if prefix else str(i))
+
+    def error(self, field_path: str, reason: str) -> ScenarioError:
+        probe = field_path
+        while probe and probe not in self.lines:
+            probe = probe.rpartition(".")[0]
+        line = self.lines.get(probe, 1)
+        return ScenarioError(f"{self.path}:{line}: {field_path or '(top)'}: {reason}")
+
+
+def resolve(name_or_path: str) -> Path:
+    """A scenario by catalogue name (`stale-sid-after-restart`) or by path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    candidate = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(sorted(x.stem for x in SCENARIO_DIR.glob("*.yaml")))
+    raise ScenarioError(f"{name_or_path}: no such scenario; the catalogue has: {known}")
+
+
+def catalogue() -> list[Path]:
+    return sorted(SCENARIO_DIR.glob("*.yaml"))
+
+
+def load(name_or_path: str | Path) -> Scenario:
+    path = resolve(str(name_or_path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    loc = _Located(path, node)
+    if not isinstance(raw, dict):
+        raise loc.error("", "a scenario is a mapping with name, matrix, steps, expect")
+    return _validate(path, raw, loc)
+
+
+def _require(raw: dict, key: str, kind: type, loc: _Located, prefix: str = ""):
+    full = f"{prefix}.{key}" if prefix else key
+    if key not in raw:
+        raise loc.error(prefix, f"missing required field {key!r}")
+    if not isinstance(raw[key], kind):
+        raise loc.error(full, f"must be a {kind.__name__}, got {type(raw[key]).__name__}")
+    return raw[key]
+
+
+def _check_conditions(conds: Any, field_path: str, loc: _Located) -> dict[str, Any]:
+    from .checks import METRICS
+
+    if not isinstance(conds, dict) or not conds:
+        raise loc.error(field_path, "must map metric names to conditions, e.g. {stale_sid_400: '>= 1'}")
+    for metric, cond in conds.items():
+        if metric not in METRICS:
+            raise loc.error(f"{field_path}.{metric}", f"unknown metric; known: {', '.join(sorted(METRICS))}")
+        try:
+            parse_condition(cond)
+        except ConditionError as exc:
+            raise loc.error(f"{field_path}.{metric}", str(exc)) from None
+    return conds
+
+
+def _check_where(where: Any, field_path: str, loc: _Located) -> dict[str, Any]:
+    if where is None:
+        return {}
+    if not isinstance(where, dict):
+        raise loc.error(field_path, "must be a mapping of matrix axes to a value or a list of values")
+    for key in where:
+        if key not in AXES:
+            raise loc.error(f"{field_path}.{key}", f"not a matrix axis; axes: {', '.join(AXES)}")
+    return where
+
+
+def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise loc.error(str(key), f"unknown field; a scenario has: {', '.join(sorted(TOP_KEYS))}")
+    name = _require(raw, "name", str, loc)
+    if name != path.stem and path.parent == SCENARIO_DIR:
+        raise loc.error("name", f"must match the file name {path.stem!r}")
+
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise loc.error("settings", "must be a mapping")
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise loc.error(f"settings.{key}", f"unknown setting; known: {', '.join(SETTINGS)}")
+        if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
+            raise loc.error(f"settings.{key}", f"must be {SETTINGS[key].__name__}, got {value!r}")
+    for key in ("ping_interval", "ping_timeout"):
+        if key in settings and settings[key] < 1:
+            raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000)")
+
+    faults = raw.get("faults") or {}
+    if not isinstance(faults, dict):
+        raise loc.error("faults", "must map fault names to {type: ..., attributes}")
+    for fname, spec in faults.items():
+        if not isinstance(spec, dict):
+            raise loc.error(f"faults.{fname}", "must be a mapping with a `type`")
+        try:
+            build_fault(spec)
+        except FaultError as exc:
+            raise loc.error(f"faults.{fname}", str(exc)) from None
+
+    groups = _require(raw, "matrix", list, loc)
+    cells: list[Cell] = []
+    for gi, group in enumerate(groups):
+        gpath = f"matrix.{gi}"
+        if not isinstance(group, dict):
+            raise loc.error(gpath, "each matrix group maps axes to lists of values")
+        for axis in ("mode", "client"):
+            if axis not in group:
+                raise loc.error(gpath, f"missing axis {axis!r}")
+        axes: dict[str, list[str]] = {}
+        for axis, values in group.items():
+            if axis not in AXES:
+                raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
+            values = values if isinstance(values, list) else [values]
+            allowed = AXES[axis] or (tuple(MODES) if axis == "mode" else tuple(faults))
+            for v in values:
+                if v not in allowed:
+                    raise loc.error(f"{gpath}.{axis}", f"unknown value {v!r}; allowed: {', '.join(allowed)}")
+            axes[axis] = [str(v) for v in values]
+        if "singleton" in axes and axes["client"] != ["browser"]:
+            raise loc.error(f"{gpath}.singleton", "only browser cells have a singleton variant")
+        for combo in itertools.product(*axes.values()):
+            cell = Cell(dict(zip(axes.keys(), combo)))
+            if cell.id not in {c.id for c in cells}:
+                cells.append(cell)
+
+    steps = _require(raw, "steps", list, loc)
+    for si, step in enumerate(steps):
+        spath = f"steps.{si}"
+        if not isinstance(step, dict) or len(step) != 1:
+            raise loc.error(spath, f"each step is one of {', '.join(STEP_KINDS)} with its arguments")
+        (kind, args), = step.items()
+        if kind not in STEP_KINDS:
+            raise loc.error(spath, f"unknown step {kind!r}; steps: {', '.join(STEP_KINDS)}")
+        if kind == "sleep" and not isinstance(args, (int, float)):
+            raise loc.error(f"{spath}.sleep", "seconds, a number")
+        if kind == "wait_for":
+            if not isinstance(args, dict) or "event" not in args:
+                raise loc.error(f"{spath}.wait_for", "needs at least `event` (e.g. sio.connect)")
+            for k in args:
+                if k not in ("event", "after", "timeout", "new_sid"):
+                    raise loc.error(f"{spath}.wait_for.{k}", "unknown; wait_for takes event, after, timeout, new_sid")
+            if args.get("after", "start") not in ("start", "fault"):
+                raise loc.error(f"{spath}.wait_for.after", "start or fault")
+
+    expectations = []
+    for ei, exp in enumerate(raw.get("expect") or []):
+        epath = f"expect.{ei}"
+        if not isinstance(exp, dict) or "that" not in exp:
+            raise loc.error(epath, "an expectation has `where` (optional) and `that`")
+        for k in exp:
+            if k not in ("where", "that", "why"):
+                raise loc.error(f"{epath}.{k}", "unknown; an expectation has where, that, why")
+        where = _check_where(exp.get("where"), f"{epath}.where", loc)
+        that = _check_conditions(exp["that"], f"{epath}.that", loc)
+        if not any(c.matches(where) for c in cells):
+            raise loc.error(f"{epath}.where", "matches no cell of the matrix")
+        expectations.append(Expectation(where, that, loc.lines.get(epath, 1), str(exp.get("why", ""))))
+
+    claims = []
+    for ci, claim in enumerate(raw.get("claims") or []):
+        cpath = f"claims.{ci}"
+        if not isinstance(claim, dict):
+            raise loc.error(cpath, "a claim has id, text, where, supported_if, refuted_if")
+        cid = _require(claim, "id", str, loc, cpath)
+        text = _require(claim, "text", str, loc, cpath)
+        for k in claim:
+            if k not in ("id", "text", "where", "supported_if", "refuted_if"):
+                raise loc.error(f"{cpath}.{k}", "unknown; a claim has id, text, where, supported_if, refuted_if")
+        where = _check_where(claim.get("where"), f"{cpath}.where", loc)
+        sup = _check_conditions(claim.get("supported_if"), f"{cpath}.supported_if", loc)
+        ref = _check_conditions(claim.get("refuted_if"), f"{cpath}.refuted_if", loc)
+        claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1)))
+
+    return Scenario(path=path, name=name, title=str(raw.get("title", name)),
+                    incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
+                    faults=faults, cells=cells, steps=steps, expectations=expectations, claims=claims,
+                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")))

@@ -1,0 +1,125 @@
+"""The timeline: the one history of a run.
+
+Every driver (supervisor, proxy, browser, Python client, probe, faults) appends
+events here; checks and reports only read it. One event is one JSON line:
+
+    {"t": 1.234, "src": "browser", "kind": "http.response", "data": {...}}
+
+`t` is seconds since the timeline started, on the monotonic clock. Sources that
+carry their own wall-clock stamp (the browser page, a proxy process) convert it
+with `t_from_wall`, so events from different processes line up to a few ms.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SOURCES = ("browser", "pyclient", "probe", "server", "proxy", "harness")
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    src: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"t": round(self.t, 6), "src": self.src, "kind": self.kind, "data": self.data},
+            ensure_ascii=False,
+            default=str,
+        )
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Event":
+        return cls(float(raw["t"]), str(raw["src"]), str(raw["kind"]), dict(raw.get("data") or {}))
+
+
+class Timeline:
+    """Append-only, thread-safe event log, mirrored line by line to a JSONL file."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else None
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+        self._file = None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+
+    def now(self) -> float:
+        return time.monotonic() - self._mono0
+
+    def t_from_wall(self, wall_seconds: float) -> float:
+        """Convert a wall-clock stamp (time.time(), Date.now()/1000) to timeline seconds."""
+        return wall_seconds - self._wall0
+
+    def record(self, src: str, kind: str, data: dict[str, Any] | None = None, *, t: float | None = None) -> Event:
+        if src not in SOURCES:
+            raise ValueError(f"unknown event source {src!r}; expected one of {SOURCES}")
+        event = Event(self.now() if t is None else t, src, kind, dict(data or {}))
+        with self._lock:
+            self._events.append(event)
+            if self._file:
+                self._file.write(event.to_json() + "\n")
+                self._file.flush()
+        return event
+
+    @property
+    def events(self) -> list[Event]:
+        """A snapshot, sorted by time (sources may append a few ms out of order)."""
+        with self._lock:
+            return sorted(self._events, key=lambda e: e.t)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> "Timeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def load(path: Path) -> list[Event]:
+    """Read a saved timeline; a truncated last line (a killed run) is ignored."""
+    events = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                events.append(Event.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, ValueError):
+                continue
+    return sorted(events, key=lambda e: e.t)
+
+
+def select(events: Iterable[Event], *, src: str | None = None, kind: str | None = None,
+           after: float | None = None, before: float | None = None) -> Iterator[Event]:
+    """Filter events; `kind` may end in '*' to match a prefix (e.g. 'http.*')."""
+    for e in events:
+        if src and e.src != src:
+            continue
+        if kind:
+            if kind.endswith("*"):
+                if not e.kind.startswith(kind[:-1]):
+                    continue
+            elif e.kind != kind:
+                continue
+        if after is not None and e.t < after:
+            continue
+        if before is not None and e.t > before:
+            continue
+        yield e

@@ -1,0 +1,159 @@
+"""A cell's topology: the server in a deployment mode, and the proxy in front of it when asked.
+
+Driving only: starts processes through the supervisor, knows when a server is up (an
+Engine.IO handshake answers) and which process instance answers (the app's boot id),
+and records `server.up` / `server.down` for the checks.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from .faults import toxiproxy_api
+from .modes import get_mode
+from .modes.base import Mode, ServerSettings
+from .supervisor import Managed, Supervisor, free_port
+from .timeline import Timeline
+
+HOST = "127.0.0.1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def handshake_ok(port: int, path: str = "/socket.io/") -> bool:
+    """True when an Engine.IO v4 polling handshake answers with an open packet."""
+    r = requests.get(f"http://{HOST}:{port}{path}", params={"EIO": "4", "transport": "polling"}, timeout=1.0)
+    return r.status_code == 200 and r.text.startswith("0{")
+
+
+def boot_id(port: int) -> str | None:
+    """The reference apps' per-process boot id; None for apps that don't serve it."""
+    try:
+        r = requests.get(f"http://{HOST}:{port}/__siolab/info", timeout=1.0)
+        return r.json().get("boot") if r.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+
+
+class Server:
+    """One Socket.IO server in one deployment mode, on one port, across restarts."""
+
+    def __init__(self, supervisor: Supervisor, timeline: Timeline, mode: Mode,
+                 settings: ServerSettings, port: int | None = None):
+        self.supervisor = supervisor
+        self.timeline = timeline
+        self.mode = mode
+        self.settings = settings
+        self.port = port or free_port()
+        self.proc: Managed | None = None
+        self.boot: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"server-{self.mode.name}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        spec = self.mode.launch(HOST, self.port, self.settings)
+        self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port)
+        after = self.supervisor.wait_ready(self.proc, lambda: handshake_ok(self.port), timeout=timeout)
+        self.boot = boot_id(self.port)
+        self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
+        self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot})
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:
+        if self.proc and self.proc.alive():
+            self.supervisor.stop(self.proc, sig, timeout=timeout)
+        self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": self.boot})
+
+    def restart(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """The mode's own restart: the reloader reloads; every other mode is stopped and started again."""
+        trigger = self.mode.reload_trigger()
+        if trigger is None:
+            self.stop(sig)
+            self.start(timeout=timeout)
+            return
+        old = self.boot
+        os.utime(trigger)  # the Werkzeug stat reloader sees a newer mtime and replaces its child
+        self._wait_for_new_boot(old, timeout)
+
+    def _wait_for_new_boot(self, old: str | None, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        down_recorded = False
+        while time.monotonic() < deadline:
+            current = boot_id(self.port)
+            if current != old and not down_recorded:
+                self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": old})
+                down_recorded = True
+            if current and current != old:
+                try:
+                    ok = handshake_ok(self.port)
+                except requests.RequestException:
+                    ok = False
+                if ok:
+                    self.boot = current
+                    self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": current})
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"{self.name} did not come back with a new process within {timeout:.0f} s")
+
+    def pause(self) -> None:
+        """SIGSTOP the whole group: the process stays, the sockets stay open, nothing answers."""
+        assert self.proc
+        self.proc.signal_group(signal.SIGSTOP)
+        self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": self.boot, "stalled": True})
+
+    def resume(self) -> None:
+        assert self.proc
+        self.proc.signal_group(signal.SIGCONT)
+        self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot, "resumed": True})
+
+
+class ProxyFront:
+    """The TCP proxy (Toxiproxy API: real server, URL, or the embedded one) in front of a server."""
+
+    def __init__(self, supervisor: Supervisor, timeline: Timeline, upstream_port: int, name: str = "app"):
+        self.timeline = timeline
+        self.backend = toxiproxy_api.choose_backend()
+        self.proc: Managed | None = None
+        if self.backend == "url":
+            api_url = os.environ["TOXIPROXY_URL"].rstrip("/")
+        else:
+            api_port = free_port()
+            argv = toxiproxy_api.server_argv(self.backend, HOST, api_port)
+            self.proc = supervisor.start("proxy", argv, src="proxy", json_events=True, cwd=REPO_ROOT, port=api_port)
+            api_url = f"http://{HOST}:{api_port}"
+            supervisor.wait_ready(self.proc, lambda: requests.get(api_url + "/version", timeout=1).ok,
+                                  timeout=10, what="the Toxiproxy API")
+        self.api = toxiproxy_api.ToxiproxyAPI(api_url)
+        self.listen_port = free_port()
+        self.proxy = self.api.create_proxy(name, f"{HOST}:{self.listen_port}", f"{HOST}:{upstream_port}")
+        timeline.record("harness", "proxy.ready", {"backend": self.backend, "api": api_url,
+                                                   "listen": self.listen_port, "upstream": upstream_port})
+
+
+@dataclass
+class Topology:
+    """What one cell runs: a server, and optionally a proxy; `port` is what clients dial."""
+
+    server: Server
+    proxy: ProxyFront | None
+
+    @property
+    def port(self) -> int:
+        return self.proxy.listen_port if self.proxy else self.server.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def bring_up(supervisor: Supervisor, timeline: Timeline, mode_name: str, settings: ServerSettings,
+             *, with_proxy: bool) -> Topology:
+    server = Server(supervisor, timeline, get_mode(mode_name), settings)
+    server.start()
+    proxy = ProxyFront(supervisor, timeline, server.port) if with_proxy else None
+    return Topology(server, proxy)

@@ -1,0 +1,181 @@
+"""The reference Flask-SocketIO app: the incident's app, small enough to read in one go.
+
+    create_app(settings) -> (Flask app, SocketIO)
+
+- `/` accepts every Socket.IO client and greets it with `hello` {"user": name or null}.
+- `/chat` refuses a client without `session["user"]` (the incident's connect handler
+  returning False: a CONNECT_ERROR packet, not an HTTP error).
+- The admin page's backup is REST plus polling; Socket.IO plays no part in it.
+
+`async_mode` always comes from SIOLAB_ASYNC_MODE: auto-detection would pick eventlet
+whenever it is installed, under every server.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+from flask import Flask, abort, jsonify, redirect, render_template, request, send_file, session
+from flask_socketio import SocketIO, emit, join_room
+
+from . import reload_marker  # noqa: F401  -- imported so the Werkzeug reloader watches it
+from .backup import STEP_SECONDS, STEPS, BackupJobs
+from .info import info
+from .pages import STATIC_DIR, TEMPLATES_DIR, PageParamError, page_context, vendor_file
+from .settings import Settings, load_or_exit
+
+APP_NAME = "reference"
+CHAT_ROOM = "lobby"
+VERSION_KEYS = ("flask", "flask_socketio", "socketio", "engineio", "werkzeug", "gunicorn",
+                "gevent", "simple_websocket")
+
+log = logging.getLogger("siolab.reference")
+
+
+def configure_logging() -> None:
+    """Connects, refusals and disconnects at INFO on stderr, one line each, with the pid
+    (a reloader restart shows as a new pid)."""
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: /login?user=alice&next=/admin?singleton=fixed
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
+    settings = settings or load_or_exit()
+    configure_logging()
+
+    app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static",
+                template_folder=str(TEMPLATES_DIR))
+    app.secret_key = settings.secret_key
+    socketio = SocketIO(
+        app,
+        async_mode=settings.async_mode,
+        ping_interval=settings.ping_interval,
+        ping_timeout=settings.ping_timeout,
+        max_http_buffer_size=settings.max_http_buffer_size,
+        cors_allowed_origins=settings.cors_origins,
+    )
+    jobs = BackupJobs()
+
+    def eio_sid(sid: str, namespace: str) -> str | None:
+        # The Engine.IO sid is what a later "Invalid session <sid>" names.
+        try:
+            return socketio.server.manager.eio_sid_from_sid(sid, namespace)
+        except Exception:  # noqa: BLE001 -- logging must never break a handler
+            return None
+
+    def render_page(template: str, page: str):
+        try:
+            context = page_context(page, request.args, settings, session.get("user"), APP_NAME)
+        except PageParamError as err:
+            return str(err) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+        return render_template(template, **context)
+
+    # --- HTTP ---------------------------------------------------------------
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login():
+        user = (request.form.get("user") if request.method == "POST" else request.args.get("user")) or ""
+        user = user.strip()
+        if not user:
+            return "login needs a user: /login?user=NAME or POST form field user\n", 400
+        session["user"] = user
+        return redirect(_safe_next(request.values.get("next")))
+
+    @app.route("/logout")
+    def logout():
+        session.pop("user", None)
+        return redirect("/")
+
+    @app.route("/")
+    def layout_page():
+        return render_page("layout.html", "layout")
+
+    @app.route("/admin")
+    def admin_page():
+        return render_page("admin.html", "admin")
+
+    @app.route("/api/backup", methods=["POST"])
+    def start_backup():
+        job = jobs.start()
+
+        def run() -> None:
+            for step in range(1, STEPS + 1):
+                socketio.sleep(STEP_SECONDS)
+                jobs.advance(job, step)
+            log.info("backup job=%s done", job)
+
+        socketio.start_background_task(run)
+        log.info("backup job=%s started", job)
+        return jsonify({"job": job}), 202
+
+    @app.route("/api/backup/<job>")
+    def backup_status(job: str):
+        status = jobs.status(job)
+        if status is None:
+            return jsonify({"error": f"no backup job {job}"}), 404
+        return jsonify(status)
+
+    @app.route("/vendor/<name>")
+    def vendor(name: str):
+        path = vendor_file(settings, name)
+        if path is None:
+            abort(404, description=f"{name} is not served (is socket.io-client installed under "
+                                   f"{settings.node_modules}?)")
+        return send_file(path, max_age=0)
+
+    @app.route("/__siolab/info")
+    def siolab_info():
+        return jsonify(info(APP_NAME, socketio.async_mode, settings, VERSION_KEYS))
+
+    # --- Socket.IO ----------------------------------------------------------
+
+    @socketio.on("connect")
+    def on_connect(auth=None):
+        user = session.get("user")
+        log.info("connect sid=%s eio_sid=%s namespace=/ user=%s", request.sid, eio_sid(request.sid, "/"), user)
+        emit("hello", {"user": user})
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason=None):
+        log.info("disconnect sid=%s namespace=/ reason=%s", request.sid, reason)
+
+    @socketio.on("connect", namespace="/chat")
+    def on_chat_connect(auth=None):
+        user = session.get("user")
+        if not user:
+            # The incident's handler: no session user, no connection.
+            log.info("refused sid=%s eio_sid=%s namespace=/chat: no session user",
+                     request.sid, eio_sid(request.sid, "/chat"))
+            return False
+        join_room(CHAT_ROOM)
+        log.info("connect sid=%s eio_sid=%s namespace=/chat user=%s",
+                 request.sid, eio_sid(request.sid, "/chat"), user)
+        return None
+
+    @socketio.on("disconnect", namespace="/chat")
+    def on_chat_disconnect(reason=None):
+        log.info("disconnect sid=%s namespace=/chat reason=%s", request.sid, reason)
+
+    @socketio.on("message", namespace="/chat")
+    def on_chat_message(text):
+        emit("message", {"user": session.get("user"), "text": text}, to=CHAT_ROOM)
+
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s",
+             socketio.async_mode, settings.ping_interval, settings.ping_timeout,
+             settings.max_http_buffer_size, settings.cors_origins or "same-origin")
+    if not settings.client_bundle.is_file():
+        log.warning("%s is missing: pages will not load socket.io-client (run npm install)",
+                    settings.client_bundle)
+    return app, socketio

@@ -1,0 +1,92 @@
+"""The pages both apps render: which client variant a page load gets, and the files it loads.
+
+A page load picks its variant by query parameters, rendered into `window.SIOLAB_CONFIG`
+for static/app-socket.js:
+
+    ?singleton=naive|fixed        getAppSocket() as in the incident, or with the RCA's fix
+    ?transport=default|polling|websocket
+    ?ns=/|/chat                   the namespace of the global socket
+    ?tick=MS                      how often the page calls getAppSocket() (default: reconnection delay)
+    ?socket=0                     do not load Socket.IO at all (incident 000's fix)
+
+Plain paths only in templates (no url_for), so the aiohttp app renders them with Jinja2 too.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import jinja2
+
+from .settings import Settings
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+SINGLETON_VARIANTS = ("naive", "fixed")
+TRANSPORTS = {
+    "default": None,                 # socket.io-client's own default: polling, then upgrade
+    "polling": ["polling"],
+    "websocket": ["websocket"],
+}
+NAMESPACES = ("/", "/chat")
+# The only files served under /vendor/: the official client from npm, never a CDN.
+VENDOR_FILES = ("socket.io.min.js", "socket.io.min.js.map")
+
+
+class PageParamError(ValueError):
+    """A query parameter the page does not know; answered with 400 and this message."""
+
+
+def _choice(query: Mapping[str, str], name: str, choices, default: str) -> str:
+    value = query.get(name) or default
+    if value not in choices:
+        raise PageParamError(f"bad query parameter {name}={value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+def client_config(query: Mapping[str, str], settings: Settings) -> dict:
+    """`window.SIOLAB_CONFIG` for one page load."""
+    tick = query.get("tick") or str(settings.reconnection_delay_ms)
+    if not tick.isdigit() or int(tick) < 50:
+        raise PageParamError(f"bad query parameter tick={tick!r}; expected milliseconds >= 50")
+    return {
+        "singleton": _choice(query, "singleton", SINGLETON_VARIANTS, "naive"),
+        "transports": TRANSPORTS[_choice(query, "transport", tuple(TRANSPORTS), "default")],
+        "namespace": _choice(query, "ns", NAMESPACES, "/"),
+        "reconnectionDelay": settings.reconnection_delay_ms,
+        "reconnectionDelayMax": settings.reconnection_delay_max_ms,
+        "tickMs": int(tick),
+    }
+
+
+def page_context(page: str, query: Mapping[str, str], settings: Settings, user: str | None,
+                 app_name: str) -> dict:
+    """Template variables for `layout.html` / `admin.html`."""
+    load_socket = query.get("socket", "1") != "0"
+    config = client_config(query, settings) if load_socket else None
+    return {
+        "page": page,
+        "app_name": app_name,
+        "user": user,
+        "load_socket": load_socket,
+        # JSON inside <script>: keep "</script>" out of it.
+        "config_json": json.dumps(config).replace("<", "\\u003c"),
+    }
+
+
+def vendor_file(settings: Settings, name: str) -> Path | None:
+    """The socket.io-client file to serve, or None when it is not one of ours or not installed."""
+    if name not in VENDOR_FILES:
+        return None
+    path = settings.node_modules / "socket.io-client" / "dist" / name
+    return path if path.is_file() else None
+
+
+def jinja_environment() -> jinja2.Environment:
+    """For apps without Flask: the same templates, the same autoescaping as Flask."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )

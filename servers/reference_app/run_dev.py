@@ -1,0 +1,50 @@
+"""The incident's local set-up: `socketio.run(app, debug=True, use_reloader=True)` on Werkzeug.
+
+    python -m servers.reference_app.run_dev --host 127.0.0.1 --port 5000
+
+The Werkzeug reloader keeps a parent process that holds the listening socket and runs the
+app in a child; a changed source file (servers/reference_app/reload_marker.py is the one
+the lab touches) makes the child exit and a new child start: every session is gone.
+"""
+from __future__ import annotations
+
+import argparse
+
+import werkzeug.serving
+
+from .app import create_app
+from .settings import REPO_ROOT, load_or_exit
+
+
+def reloader_excludes() -> list[str]:
+    """Everything in the repo except servers/: the stat reloader scans every .py under
+    sys.path[0] (the repo root), so editing the harness or a test would restart the app
+    under study in the middle of a run."""
+    patterns = []
+    for entry in REPO_ROOT.iterdir():
+        if entry.name != "servers":
+            patterns += [str(entry), f"{entry}/*"]
+    return patterns
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m servers.reference_app.run_dev",
+                                     description="Flask-SocketIO dev server with the Werkzeug reloader")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    # Validated here, in the reloader's parent: a child exiting with code 3 would make
+    # the reloader restart it forever.
+    settings = load_or_exit()
+    app, socketio = create_app(settings)
+    # "stat" named explicitly: installing watchdog must not change what the lab measures.
+    # Log lines are evidence in the timeline: no ANSI colour codes in them.
+    werkzeug.serving._log_add_style = False
+    socketio.run(app, host=args.host, port=args.port, debug=True, use_reloader=True,
+                 allow_unsafe_werkzeug=True,
+                 reloader_options={"reloader_type": "stat", "exclude_patterns": reloader_excludes()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The apps' settings: environment variables, validated once at start.
+
+A bad value is one line on stderr naming the variable, and exit code 3. That is the
+"server never becomes healthy because of a placeholder setting" incident made loud:
+the lab sees a process that exits, not one that hangs.
+
+Under the Werkzeug reloader, exit code 3 means "restart me" to the reloader parent;
+the parent validates first (it imports the app before starting its child), so a bad
+value never reaches a child and cannot make the reloader loop.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+EXIT_BAD_SETTING = 3
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_NODE_MODULES = REPO_ROOT / "node_modules"
+CLIENT_BUNDLE = Path("socket.io-client") / "dist" / "socket.io.min.js"
+
+# Values copied from a template and never filled in.
+PLACEHOLDER_SECRETS = frozenset({"", "your-service-key", "placeholder", "changeme"})
+
+# What each async mode needs importable; without it the server fails later and obscurely
+# (threading does not start at all without simple-websocket).
+ASYNC_MODE_REQUIRES = {
+    "threading": "simple_websocket",
+    "gevent": "gevent",
+    "eventlet": "eventlet",
+    "aiohttp": "aiohttp",
+}
+FLASK_ASYNC_MODES = ("threading", "gevent", "eventlet")
+AIOHTTP_ASYNC_MODES = ("aiohttp",)
+
+
+class SettingsError(ValueError):
+    """One bad setting; the message starts with the variable's name."""
+
+    def __init__(self, variable: str, problem: str):
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    async_mode: str
+    ping_interval: int          # whole seconds: python-engineio advertises int(s) * 1000
+    ping_timeout: int
+    max_http_buffer_size: int
+    cors_origins: str | list[str] | None   # None = same origin only
+    secret_key: str
+    reconnection_delay_ms: int
+    reconnection_delay_max_ms: int
+    node_modules: Path
+
+    @property
+    def client_bundle(self) -> Path:
+        return self.node_modules / CLIENT_BUNDLE
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int, unit: str) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        hint = " (whole seconds: python-engineio sends int(seconds)*1000, so 0.3 would go out as 0)" \
+            if unit == "seconds" else ""
+        raise SettingsError(name, f"{raw!r} is not a whole number of {unit}{hint}") from None
+    if value < minimum:
+        raise SettingsError(name, f"{value} is below the minimum of {minimum} {unit}")
+    return value
+
+
+def _async_mode(env: Mapping[str, str], allowed: tuple[str, ...]) -> str:
+    name = "SIOLAB_ASYNC_MODE"
+    value = env.get(name, "").strip()
+    if not value:
+        # Never let auto-detection choose: it picks eventlet whenever eventlet is installed.
+        raise SettingsError(name, f"required, one of {', '.join(allowed)} (auto-detection is never used)")
+    if value not in allowed:
+        raise SettingsError(name, f"{value!r} is not one of {', '.join(allowed)}")
+    module = ASYNC_MODE_REQUIRES[value]
+    if importlib.util.find_spec(module) is None:
+        raise SettingsError(name, f"{value!r} needs the {module} package, which is not importable")
+    return value
+
+
+def _cors(env: Mapping[str, str]) -> str | list[str] | None:
+    name = "SIOLAB_CORS_ORIGINS"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if raw == "*":
+        return "*"
+    origins = [o.strip() for o in raw.split(",") if o.strip()]
+    for origin in origins:
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise SettingsError(name, f"{origin!r} is not an origin like http://host:port (or use *)")
+    return origins
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    name = "SIOLAB_SECRET_KEY"
+    value = env.get(name)
+    if value is None:
+        raise SettingsError(name, "required (the Flask session key)")
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        raise SettingsError(name, f"{value!r} is a placeholder, not a secret key")
+    return value
+
+
+def _node_modules(env: Mapping[str, str]) -> Path:
+    name = "SIOLAB_NODE_MODULES"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return DEFAULT_NODE_MODULES  # checked when served: python-only runs don't need it
+    path = Path(raw).expanduser().resolve()
+    if not (path / CLIENT_BUNDLE).is_file():
+        raise SettingsError(name, f"{path / CLIENT_BUNDLE} does not exist (run npm install?)")
+    return path
+
+
+def from_env(env: Mapping[str, str] | None = None,
+             allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
+    env = os.environ if env is None else env
+    delay = _int(env, "SIOLAB_RECONNECTION_DELAY_MS", 500, 0, "milliseconds")
+    return Settings(
+        async_mode=_async_mode(env, allowed_async_modes),
+        ping_interval=_int(env, "SIOLAB_PING_INTERVAL", 1, 1, "seconds"),
+        ping_timeout=_int(env, "SIOLAB_PING_TIMEOUT", 1, 1, "seconds"),
+        max_http_buffer_size=_int(env, "SIOLAB_MAX_HTTP_BUFFER_SIZE", 1_000_000, 1, "bytes"),
+        cors_origins=_cors(env),
+        secret_key=_secret_key(env),
+        reconnection_delay_ms=delay,
+        # socket.io-client's own ratio (1000 ms / 5000 ms), so production timings give its defaults.
+        reconnection_delay_max_ms=_int(env, "SIOLAB_RECONNECTION_DELAY_MAX_MS", 5 * delay, delay, "milliseconds"),
+        node_modules=_node_modules(env),
+    )
+
+
+def load_or_exit(allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
+    """Settings from the environment, or one line on stderr and exit code 3."""
+    try:
+        return from_env(allowed_async_modes=allowed_async_modes)
+    except SettingsError as err:
+        print(f"siolab: bad setting {err}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_BAD_SETTING)

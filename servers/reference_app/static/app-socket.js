@@ -1,0 +1,121 @@
+// The app's global Socket.IO singleton, as in the incident's layout.html: every page calls
+// getAppSocket(), which keeps one socket in window.__appSocket.
+//
+//   naive: create once, never reset; relies on socket.io-client's own reconnection.
+//   fixed: the RCA's fix. On connect_error, or on disconnect with reason "transport error"
+//          or "transport close", disconnect the socket and forget it, so the next
+//          getAppSocket() does a fresh handshake (a new sid).
+//
+// The page uses the socket the way the app does: getAppSocket() on load and again every
+// tickMs, so the fixed variant re-creates its socket on the next tick.
+//
+// Every socket event is reported to the lab through window.__siolabReport(kind, data), a
+// binding the lab's browser driver exposes; opened by a person, the page logs to the console.
+(function () {
+  "use strict";
+
+  const cfg = window.SIOLAB_CONFIG || {};
+  const variant = cfg.singleton || "naive";
+  const namespace = cfg.namespace || "/";
+  const RESET_ON_DISCONNECT = ["transport error", "transport close"];
+
+  function report(kind, data) {
+    const payload = Object.assign({}, data, { wall: Date.now() / 1000 });
+    if (typeof window.__siolabReport === "function") {
+      try {
+        Promise.resolve(window.__siolabReport(kind, payload)).catch(function () {});
+      } catch (e) { /* the lab went away; the page carries on */ }
+    } else {
+      console.log("[siolab] " + kind + " " + JSON.stringify(payload));
+    }
+  }
+
+  function show(text) {
+    const el = document.getElementById("socket-state");
+    if (el) el.textContent = text;
+  }
+
+  function showMessage(text) {
+    const list = document.getElementById("messages");
+    if (!list) return;
+    const item = document.createElement("li");
+    item.textContent = text;
+    list.appendChild(item);
+  }
+
+  function clientOptions() {
+    const opts = {
+      reconnectionDelay: cfg.reconnectionDelay,
+      reconnectionDelayMax: cfg.reconnectionDelayMax,
+    };
+    if (cfg.transports) opts.transports = cfg.transports;  // absent: polling, then upgrade
+    return opts;
+  }
+
+  function reset(socket, reason) {
+    if (window.__appSocket !== socket) return;  // already replaced
+    window.__appSocket = null;
+    socket.disconnect();  // also stops the manager's own reconnection of this socket
+    report("singleton.reset", { variant: variant, reason: reason });
+    show("reset (" + reason + "); a new socket on the next tick");
+  }
+
+  function wire(socket) {
+    const manager = socket.io;
+
+    socket.on("connect", function () {
+      const engine = manager.engine;
+      const transport = engine && engine.transport ? engine.transport.name : null;
+      report("sio.connect", {
+        sid: socket.id,
+        eio_sid: engine ? engine.id : null,
+        transport: transport,
+        namespace: namespace,
+      });
+      show("connected " + namespace + " sid=" + socket.id + " transport=" + transport);
+    });
+
+    socket.on("disconnect", function (reason) {
+      report("sio.disconnect", { reason: reason, namespace: namespace });
+      show("disconnected: " + reason);
+      if (variant === "fixed" && RESET_ON_DISCONNECT.indexOf(reason) >= 0) reset(socket, reason);
+    });
+
+    socket.on("connect_error", function (err) {
+      const message = err && err.message ? err.message : String(err);
+      report("sio.connect_error", { message: message, namespace: namespace });
+      show("connect_error: " + message);
+      if (variant === "fixed") reset(socket, "connect_error");
+    });
+
+    manager.on("reconnect_attempt", function (attempt) {
+      report("sio.reconnect_attempt", { attempt: attempt });
+    });
+
+    // The manager makes a new engine for every (re)connection; watch each one's upgrade.
+    manager.on("open", function () {
+      manager.engine.on("upgrade", function (transport) {
+        report("sio.upgrade", { transport: transport.name });
+        show("connected " + namespace + " sid=" + socket.id + " transport=" + transport.name);
+      });
+    });
+
+    socket.on("hello", function (data) { showMessage("hello " + JSON.stringify(data)); });
+    socket.on("message", function (data) { showMessage("message " + JSON.stringify(data)); });
+  }
+
+  function getAppSocket() {
+    if (window.__appSocket) return window.__appSocket;
+    // A second io() for the same namespace gets a new Manager (socket.io-client does not
+    // reuse a cached one that already has this namespace): a fresh socket, a fresh handshake.
+    const socket = namespace === "/" ? io(clientOptions()) : io(namespace, clientOptions());
+    window.__appSocket = socket;
+    report("singleton.create", { variant: variant });
+    wire(socket);
+    return socket;
+  }
+
+  window.getAppSocket = getAppSocket;
+  getAppSocket();
+  setInterval(getAppSocket, cfg.tickMs || cfg.reconnectionDelay || 1000);
+})();
