@@ -90,8 +90,8 @@ def cmd_serve(args) -> int:
 
     try:
         mode = get_mode(args.mode)
-    except KeyError as exc:
-        raise BadInput(str(exc.args[0])) from None
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     run_dir = Path(args.out) if args.out else Path("reports/runs") / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout)
     with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -26,6 +27,8 @@ from harness.timeline import Timeline, select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_JS = REPO / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+# Set as a cookie by the test server, so it travels in Cookie / Set-Cookie headers only.
+SESSION_SECRET = secrets.token_hex(16)
 
 PAGE = """<!doctype html>
 <html><head><title>siolab browser driver test</title>
@@ -84,7 +87,7 @@ def server(tmp_path_factory):
         "/socket.io.min.js": {"content_type": "application/javascript", "filename": str(CLIENT_JS)},
     })
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # every WebSocket close logs a 500 here
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    httpd = make_server("127.0.0.1", 0, _with_session_cookie(app), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, name="test-sio-server", daemon=True)
     thread.start()
     try:
@@ -93,6 +96,18 @@ def server(tmp_path_factory):
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def _with_session_cookie(app):
+    def app_setting_cookie(environ, start_response):
+        if environ["PATH_INFO"] != "/":
+            return app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            cookie = ("Set-Cookie", f"session={SESSION_SECRET}; Path=/; HttpOnly")
+            return start_response(status, [*headers, cookie], exc_info)
+        return app(environ, start)
+    return app_setting_cookie
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +133,13 @@ def cell(driver, timeline, tmp_path, server):
 
 def _events(timeline: Timeline, kind: str) -> list:
     return list(select(timeline.events, src="browser", kind=kind))
+
+
+def _wait_for_event(timeline: Timeline, kind: str, timeout_s: float) -> list:
+    deadline = time.monotonic() + timeout_s
+    while not _events(timeline, kind) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _events(timeline, kind)
 
 
 def test_records_handshake_connect_upgrade_console_and_artifacts(cell: BrowserCell, timeline, tmp_path):
@@ -157,13 +179,25 @@ def test_records_handshake_connect_upgrade_console_and_artifacts(cell: BrowserCe
     assert any(e.data["level"] == "info" and e.data["text"].startswith("connected ") for e in console)
     assert not [e for e in console if e.data["url"] == "siolab:browser-driver"]
 
+    # Chromium reports the close only once the TCP connection is gone: against
+    # Werkzeug + simple-websocket that is 2 s after the closing handshake.
+    cell.evaluate("appSocket.disconnect()")
+    ws_close = _wait_for_event(timeline, "ws.close", timeout_s=5)
+    assert [e.data["sid"] for e in ws_close] == [eio_sid]
+    assert _events(timeline, "sio.disconnect")[0].data["reason"] == "io client disconnect"
+
     cell.close()
-    # Closing the page closes its WebSocket.
-    assert _events(timeline, "ws.close")
-    har = json.loads((tmp_path / "cell" / "browser.har").read_text())
+    har_text = (tmp_path / "cell" / "browser.har").read_text()
+    har = json.loads(har_text)
     assert any("/socket.io/" in entry["request"]["url"] for entry in har["log"]["entries"])
+    cookie_headers = [h for entry in har["log"]["entries"] for side in ("request", "response")
+                      for h in entry[side]["headers"] if h["name"].lower() in ("cookie", "set-cookie")]
+    assert cookie_headers and all(h["value"] == "[redacted by siolab]" for h in cookie_headers)
+    assert SESSION_SECRET not in har_text
     with zipfile.ZipFile(tmp_path / "cell" / "trace.zip") as trace:
         assert trace.testzip() is None and any(name.endswith(".trace") for name in trace.namelist())
+        assert not [n for n in trace.namelist() if SESSION_SECRET.encode() in trace.read(n)]
+    assert SESSION_SECRET not in (tmp_path / "timeline.jsonl").read_text()
 
 
 def test_connection_refused_is_recorded_with_chromium_error_text(cell: BrowserCell, timeline):
@@ -192,6 +226,28 @@ def test_page_reports_are_filtered_and_wall_stamped(cell: BrowserCell, timeline)
     assert _events(timeline, "singleton.create")[0].data == {"variant": "naive", "reason": "first"}
     assert not _events(timeline, "evil.kind")
     assert any(e.data["level"] == "warning" and "evil.kind" in e.data["text"] for e in _events(timeline, "console"))
+
+
+class _TimelineFailingOn(Timeline):
+    """A timeline that breaks on one URL, to show that a failing callback is contained."""
+
+    def record(self, src, kind, data=None, *, t=None):
+        if kind == "http.request" and "/boom" in (data or {}).get("url", ""):
+            raise RuntimeError("disk full")
+        return super().record(src, kind, data, t=t)
+
+
+def test_an_exception_while_recording_becomes_a_console_error(driver, server, tmp_path):
+    timeline = _TimelineFailingOn()
+    with driver.new_cell(timeline, tmp_path / "boom", base_url=server) as cell:
+        cell.goto("/?transports=polling")
+        assert cell.evaluate("fetch('/boom').then(r => r.status)") == 404
+        cell.wait_for_function("window.appSocket.connected", timeout_s=10)
+    errors = [e for e in _events(timeline, "console") if e.data["url"] == "siolab:browser-driver"]
+    assert len(errors) == 1 and "disk full" in errors[0].data["text"] and errors[0].data["level"] == "error"
+    # The loop went on: the failed request's response and later events are there.
+    assert any(e.data["url"].endswith("/boom") and e.data["status"] == 404 for e in _events(timeline, "http.response"))
+    assert _events(timeline, "sio.connect")
 
 
 def test_close_with_a_pending_long_poll_does_not_hang(driver, server, tmp_path):

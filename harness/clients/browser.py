@@ -129,6 +129,7 @@ class BrowserDriver:
         self.version: str | None = None
         self.browser_pid: int | None = None
         self.browser_pgid: int | None = None
+        self._playwright_driver_pid: int | None = None  # Playwright's node process, the browser's parent
         # Chromium ignores switches it does not know; this one finds our browser in /proc.
         self._marker = f"--siolab-browser={uuid.uuid4().hex}"
         self._pw: Playwright | None = None
@@ -141,7 +142,8 @@ class BrowserDriver:
         self._thread.start()
         atexit.register(self.close)
         try:
-            self._call(self._start(executable), LAUNCH_TIMEOUT_S + 5, "launching Chromium")
+            self._call(_translate_errors(self._start(executable), "launching Chromium"),
+                       LAUNCH_TIMEOUT_S + 5, "launching Chromium")
         except BaseException:
             self.close()
             raise
@@ -153,8 +155,13 @@ class BrowserDriver:
         cell_dir = Path(cell_dir)
         cell_dir.mkdir(parents=True, exist_ok=True)
         cell = BrowserCell(self, timeline, cell_dir, base_url)
-        self._call(cell._open(), CALL_TIMEOUT_S, "opening a browser context")
         self._cells.append(cell)
+        try:
+            self._call(_translate_errors(cell._open(), "opening a browser context"),
+                       CALL_TIMEOUT_S, "opening a browser context")
+        except BaseException:
+            cell.close()
+            raise
         return cell
 
     def browser_processes(self) -> list[int]:
@@ -171,7 +178,7 @@ class BrowserDriver:
         deadline = time.monotonic() + CLOSE_TIMEOUT_S
         try:
             for cell in list(self._cells):
-                cell.close()
+                cell._close_within(max(1.0, deadline - time.monotonic()))
             if self._loop.is_running():
                 remaining = max(1.0, deadline - time.monotonic())
                 self._submit_and_wait(self._shutdown(), remaining, "closing Chromium")
@@ -179,6 +186,7 @@ class BrowserDriver:
             log.warning("browser driver: graceful close failed: %r", exc)
         finally:
             self._kill_browser_group()
+            self._kill_playwright_driver()
             self._stop_loop()
 
     def __enter__(self) -> "BrowserDriver":
@@ -248,6 +256,7 @@ class BrowserDriver:
                 self.browser_pgid = os.getpgid(self.browser_pid)
             except ProcessLookupError:
                 self.browser_pgid = None
+            self._playwright_driver_pid = _parent_pid(self.browser_pid)
 
     async def _shutdown(self) -> None:
         if self._browser:
@@ -278,6 +287,21 @@ class BrowserDriver:
         while _live_group_members(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def _kill_playwright_driver(self) -> None:
+        # Normally gone after playwright.stop(); left running only when that timed out.
+        pid = self._playwright_driver_pid
+        if not pid or _parent_pid(pid) != os.getpid():
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        # Let the loop see the pipe close and reap it, before the loop goes away.
+        deadline = time.monotonic() + 2
+        while _parent_pid(pid) == os.getpid() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)
+
 
 # --------------------------------------------------------------------------- one cell
 
@@ -294,6 +318,7 @@ class BrowserCell:
         self._recorder = _CellRecorder(timeline)
         self._context: BrowserContext | None = None
         self._page: Page | None = None
+        self._tracing = False
         self._closed = False
 
     # -- public API (synchronous)
@@ -323,12 +348,15 @@ class BrowserCell:
 
     def close(self) -> None:
         """Stop tracing, close the context (the HAR is written then), scrub the artifacts."""
+        self._close_within(CLOSE_TIMEOUT_S)
+
+    def _close_within(self, timeout_s: float) -> None:
         if self._closed:
             return
         self._closed = True
         try:
             if self._context is not None and self._driver._loop.is_running():
-                self._driver._submit_and_wait(self._close(), CLOSE_TIMEOUT_S, "closing a browser context")
+                self._driver._submit_and_wait(self._close(), timeout_s, "closing a browser context")
         except BaseException as exc:  # noqa: BLE001 - the driver's close kills what is left
             self._recorder.driver_error("closing the cell", exc)
         finally:
@@ -367,22 +395,17 @@ class BrowserCell:
         self._recorder.attach(self._context)
         await self._context.expose_binding(REPORT_BINDING, self._recorder.on_report)
         await self._context.tracing.start(title=self.cell_dir.name, snapshots=True, screenshots=False, sources=False)
+        self._tracing = True
         self._page = await self._context.new_page()
 
     async def _close(self) -> None:
         context = self._context
         assert context is not None
-        try:
-            await asyncio.wait_for(context.tracing.stop(path=str(self.trace_path)), 4)
-        except Exception as exc:  # noqa: BLE001
-            self._recorder.driver_error("stopping the trace", exc)
-        # Closing the page first lets Playwright report the page's WebSockets closing
-        # (a context torn down with open pages reports nothing).
-        if self._page is not None:
+        if self._tracing:
             try:
-                await asyncio.wait_for(self._page.close(), 2)
+                await asyncio.wait_for(context.tracing.stop(path=str(self.trace_path)), 4)
             except Exception as exc:  # noqa: BLE001
-                self._recorder.driver_error("closing the page", exc)
+                self._recorder.driver_error("stopping the trace", exc)
         await self._recorder.settle(timeout_s=1)
         try:
             await asyncio.wait_for(context.close(), 5)
@@ -651,18 +674,27 @@ def _find_browser_pid(marker: str) -> int | None:
     return None
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after "pid (comm) ": state, ppid, pgrp, ... ([] if gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat[stat.rfind(")") + 2:].split()  # comm may hold spaces and parentheses
+
+
+def _parent_pid(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if len(fields) > 1 and fields[0] != "Z" else None
+
+
 def _live_group_members(pgid: int) -> list[int]:
     """Processes in group `pgid` that are not zombies."""
     members = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ..." - comm may hold spaces and parentheses.
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = _stat_fields(int(entry.name))
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members

@@ -1,0 +1,1 @@
+"""Fault back ends: the proxy (Toxiproxy API) and process faults."""

@@ -1,0 +1,29 @@
+"""Deployment modes: how the lab starts the app under study, one module per mode.
+
+    from harness.modes import MODES, get_mode
+    spec = get_mode("gevent").launch("127.0.0.1", port, ServerSettings())
+    subprocess.Popen(spec.argv, env=spec.env, cwd=spec.cwd, start_new_session=True)
+"""
+from __future__ import annotations
+
+from .aiohttp import AiohttpMode
+from .base import LaunchSpec, Mode, ServerSettings
+from .gevent import GeventMode
+from .gthread import GthreadMode
+from .reloader import ReloaderMode
+
+MODES: dict[str, Mode] = {mode.name: mode for mode in (ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode())}
+
+
+class UnknownModeError(ValueError):
+    """A mode name the lab does not know; the message lists the ones it does."""
+
+
+def get_mode(name: str) -> Mode:
+    try:
+        return MODES[name]
+    except KeyError:
+        raise UnknownModeError(f"unknown server mode {name!r}; known modes: {', '.join(MODES)}") from None
+
+
+__all__ = ["MODES", "LaunchSpec", "Mode", "ServerSettings", "UnknownModeError", "get_mode"]

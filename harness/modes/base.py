@@ -1,0 +1,99 @@
+"""What every deployment mode shares: the server settings, the launch spec, the interface.
+
+A mode only says how to start the app under study (argv, environment, working
+directory) and how it restarts on its own; the supervisor starts, watches and kills it,
+the topology decides when it is up (an Engine.IO handshake answers).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The app's own settings (servers/reference_app/settings.py); the harness decides them.
+APP_SETTING_VARS = (
+    "SIOLAB_ASYNC_MODE", "SIOLAB_PING_INTERVAL", "SIOLAB_PING_TIMEOUT", "SIOLAB_MAX_HTTP_BUFFER_SIZE",
+    "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
+    "SIOLAB_RECONNECTION_DELAY_MAX_MS",
+)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The app's settings as the lab chooses them; compressed timings by default."""
+
+    ping_interval: int = 1      # whole seconds (trap: engineio sends int(s)*1000)
+    ping_timeout: int = 1
+    max_http_buffer_size: int = 1_000_000
+    cors_origins: str | None = None     # None: same origin only; "*" or "http://a,http://b"
+    reconnection_delay_ms: int = 500
+    secret_key: str = "siolab-dev-secret"
+    extra_env: Mapping[str, str] = field(default_factory=dict)   # applied last, may override
+
+    def __post_init__(self) -> None:
+        # Fail here, in the harness, rather than as a server that never comes up.
+        for name in ("ping_interval", "ping_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ServerSettings.{name} must be whole seconds >= 1 "
+                                 f"(python-engineio advertises int(seconds)*1000), got {value!r}")
+
+    @classmethod
+    def production(cls, **overrides) -> "ServerSettings":
+        """`--timing production`: python-engineio's and socket.io-client's real defaults."""
+        return cls(**{"ping_interval": 25, "ping_timeout": 20, "reconnection_delay_ms": 1000, **overrides})
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    argv: list[str]
+    env: dict[str, str]      # full environment for the child (os.environ + settings)
+    cwd: Path                # the repo root, so `servers.*` imports
+
+
+def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
+    """os.environ plus the app's SIOLAB_* variables, for a child process."""
+    env = dict(os.environ)
+    # A leftover value in the harness's own environment must not leak into the app
+    # (SIOLAB_NODE_MODULES may: it says where npm put the client).
+    for key in APP_SETTING_VARS:
+        env.pop(key, None)
+    env.update({
+        "SIOLAB_ASYNC_MODE": async_mode,
+        "SIOLAB_PING_INTERVAL": str(settings.ping_interval),
+        "SIOLAB_PING_TIMEOUT": str(settings.ping_timeout),
+        "SIOLAB_MAX_HTTP_BUFFER_SIZE": str(settings.max_http_buffer_size),
+        "SIOLAB_RECONNECTION_DELAY_MS": str(settings.reconnection_delay_ms),
+        "SIOLAB_SECRET_KEY": settings.secret_key,
+        "PYTHONUNBUFFERED": "1",   # log lines reach the timeline as they happen
+    })
+    if settings.cors_origins:
+        env["SIOLAB_CORS_ORIGINS"] = settings.cors_origins
+    env.update(settings.extra_env)
+    return env
+
+
+class Mode:
+    """One way of starting the app under study."""
+
+    name: str = ""
+    description: str = ""
+    async_mode: str = ""
+
+    def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
+        raise NotImplementedError
+
+    def reload_trigger(self) -> Path | None:
+        """How this mode restarts "on its own": a file to touch (the reloader), or None
+        (the lab kills the process and starts it again)."""
+        return None
+
+    def spec(self, argv: list[str], settings: ServerSettings) -> LaunchSpec:
+        return LaunchSpec(argv=argv, env=server_env(settings, self.async_mode), cwd=REPO_ROOT)
+
+    def __repr__(self) -> str:
+        return f"<Mode {self.name}: {self.description}>"
+

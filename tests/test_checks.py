@@ -1,0 +1,109 @@
+"""Checks over hand-written timelines: each figure is decided by the events it names."""
+from __future__ import annotations
+
+from harness.checks import measure
+from harness.checks.judge import NO_EVIDENCE, REFUTED, SUPPORTED, check_expectations, judge_claims
+from harness.scenario import Cell, Claim, Expectation
+from harness.timeline import Event
+
+OLD, NEW = "oldsid", "newsid"
+
+
+def ev(t, src, kind, **data):
+    return Event(t, src, kind, data)
+
+
+def incident_timeline():
+    """The incident as the browser records it: reset GET, 400 POST with the old sid, new handshake."""
+    return [
+        ev(0.0, "harness", "server.up", name="s"),
+        ev(1.0, "browser", "http.request", id="1", method="GET", path="/socket.io/", sid=None, transport="polling"),
+        ev(1.1, "browser", "http.response", id="1", method="GET", path="/socket.io/", sid=None, status=200, body='0{"sid":"oldsid"}'),
+        ev(1.2, "browser", "sio.connect", sid="s1", eio_sid=OLD, transport="polling"),
+        ev(1.3, "browser", "http.request", id="2", method="GET", path="/socket.io/", sid=OLD, transport="polling"),
+        ev(3.0, "harness", "fault", name="restart", phase="begin"),
+        ev(3.1, "harness", "server.down", name="s"),
+        ev(3.2, "browser", "http.failed", id="2", method="GET", path="/socket.io/", sid=OLD, error="net::ERR_CONNECTION_RESET"),
+        ev(3.21, "browser", "sio.disconnect", reason="transport error"),
+        ev(3.22, "browser", "http.request", id="3", method="POST", path="/socket.io/", sid=OLD, body="1"),
+        ev(3.25, "browser", "http.request", id="4", method="GET", path="/socket.io/", sid=None, transport="polling"),
+        ev(3.26, "browser", "http.failed", id="4", method="GET", path="/socket.io/", sid=None, error="net::ERR_CONNECTION_REFUSED"),
+        ev(3.5, "harness", "server.up", name="s"),
+        ev(3.6, "browser", "http.response", id="3", method="POST", path="/socket.io/", sid=OLD, status=400, body='"Invalid session"'),
+        ev(3.8, "browser", "http.request", id="5", method="GET", path="/socket.io/", sid=None, transport="polling"),
+        ev(3.9, "browser", "http.response", id="5", method="GET", path="/socket.io/", sid=None, status=200, body='0{"sid":"newsid"}'),
+        ev(4.0, "browser", "sio.connect", sid="s2", eio_sid=NEW, transport="polling"),
+        ev(4.1, "harness", "fault", name="restart", phase="end"),
+    ]
+
+
+def test_incident_figures():
+    f = measure(incident_timeline())
+    assert f["old_sid"].value == OLD
+    assert f["stale_sid_400"].value == 1
+    assert f["stale_sid_body"].value == '"Invalid session"'
+    assert f["stale_sid_request"].value == "POST close"
+    assert f["old_sid_failure"].value == "net::ERR_CONNECTION_RESET"
+    assert f["console_pair"].value is True
+    assert [e.data.get("id") for e in f["console_pair"].evidence] == ["2", "3", "3"]
+    assert f["disconnect_reason"].value == "transport error"
+    assert f["recovered"].value is True and f["new_sid"].value == NEW
+    assert f["time_to_new_sid"].value == 1.0
+    assert f["handshakes_while_down"].value == 1        # request 4, between down and up
+    assert f["handshakes_after_fault"].value == 2        # requests 4 and 5
+    assert f["transport_before_fault"].value == "polling"
+    assert f["network_errors"].value == "net::ERR_CONNECTION_REFUSED, net::ERR_CONNECTION_RESET"
+
+
+def test_no_fault_means_no_stale_figures():
+    events = [e for e in incident_timeline() if e.kind != "fault"]
+    f = measure(events)
+    assert f["old_sid"].value is None
+    assert f["stale_sid_400"].value == 0
+    assert f["console_pair"].value is False
+    assert f["recovered"].value is False
+
+
+def test_websocket_close_is_not_a_400():
+    events = [
+        ev(1.0, "browser", "sio.connect", eio_sid=OLD, transport="polling"),
+        ev(1.5, "browser", "sio.upgrade", transport="websocket"),
+        ev(2.0, "harness", "fault", name="restart", phase="begin"),
+        ev(2.1, "browser", "ws.close", url="ws://x/socket.io/?sid=oldsid", sid=OLD),
+        ev(2.1, "browser", "sio.disconnect", reason="transport close"),
+        ev(3.0, "browser", "sio.connect", eio_sid=NEW, transport="polling"),
+    ]
+    f = measure(events)
+    assert f["transport_before_fault"].value == "websocket"
+    assert f["stale_sid_400"].value == 0 and f["console_pair"].value is False
+    assert f["disconnect_reason"].value == "transport close"
+    assert f["ws_closed"].value == 1
+
+
+def test_a_400_for_another_sid_is_not_stale():
+    events = incident_timeline()
+    events = [ev(e.t, e.src, e.kind, **{**e.data, "sid": "someone-else"}) if e.data.get("id") == "3" else e for e in events]
+    f = measure(events)
+    assert f["stale_sid_400"].value == 0
+    assert f["http_400"].value == 1
+
+
+def test_expectations_and_claims():
+    cell = Cell({"mode": "gevent", "client": "browser", "transport": "polling", "fault": "restart"})
+    findings = measure(incident_timeline())
+    results = check_expectations(cell, findings, [
+        Expectation({"transport": "polling"}, {"stale_sid_400": ">= 1", "disconnect_reason": "transport error"}, 1),
+        Expectation({"transport": "websocket"}, {"stale_sid_400": "== 0"}, 2),
+        Expectation({}, {"time_to_new_sid": "< 0.5"}, 3),
+    ])
+    assert [(r.metric, r.ok) for r in results] == [("stale_sid_400", True), ("disconnect_reason", True), ("time_to_new_sid", False)]
+
+    claim = Claim("c", "reset gives 400", {"transport": "polling"}, {"console_pair": True}, {"stale_sid_400": "== 0"}, 1)
+    other = Cell({**cell.params, "mode": "reloader"})
+    clean = measure([e for e in incident_timeline() if e.data.get("id") != "3"])
+    (v,) = judge_claims([(cell, findings)], [claim])
+    assert v.verdict == SUPPORTED and v.deciding == [cell.id]
+    (v,) = judge_claims([(cell, findings), (other, clean)], [claim])
+    assert v.verdict == REFUTED and v.deciding == [other.id]
+    (v,) = judge_claims([], [claim])
+    assert v.verdict == NO_EVIDENCE

@@ -1,0 +1,89 @@
+"""Scenario files: the catalogue loads, and bad files get file, line, field and reason."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import ScenarioError, catalogue, load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = textwrap.dedent("""\
+    name: tiny
+    faults:
+      restart: {type: restart}
+    matrix:
+      - mode: [gevent]
+        client: [python]
+        transport: [polling, default]
+        fault: [restart]
+    steps:
+      - open: {}
+      - fault: {}
+    expect:
+      - that: {recovered: true}
+""")
+
+
+def write(tmp_path, text):
+    p = tmp_path / "tiny.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_catalogue_loads():
+    names = [load(p).name for p in catalogue()]
+    assert "stale-sid-after-restart" in names
+
+
+def test_stale_sid_matrix():
+    s = load("stale-sid-after-restart")
+    browser = [c for c in s.cells if c.params["client"] == "browser"]
+    python = [c for c in s.cells if c.params["client"] == "python"]
+    assert len(browser) == 16 and len(python) == 8
+    assert {c.params["singleton"] for c in browser} == {"naive", "fixed"}
+
+
+def test_good_file(tmp_path):
+    s = load(write(tmp_path, GOOD))
+    assert [c.id for c in s.cells] == ["gevent-python-polling-restart", "gevent-python-default-restart"]
+
+
+@pytest.mark.parametrize("old, new, line, field, reason", [
+    ("mode: [gevent]", "mode: [gevnet]", 5, "matrix.0.mode", "unknown value 'gevnet'"),
+    ("{type: restart}", "{type: restrat}", 3, "faults.restart", "unknown fault type 'restrat'"),
+    ("{type: restart}", "{type: kill-restart, down: 2}", 3, "faults.restart", "no attribute 'down'"),
+    ("{recovered: true}", "{recoverd: true}", 13, "expect.0.that.recoverd", "unknown metric"),
+    ("{recovered: true}", "{recovered: '>= x'}", 13, "expect.0.that.recovered", "needs a number"),
+    ("- fault: {}", "- faultt: {}", 11, "steps.1", "unknown step 'faultt'"),
+    ("client: [python]", "client: [firefox]", 6, "matrix.0.client", "unknown value 'firefox'"),
+    ("name: tiny", "name: tiny\nping: 3", 2, "ping", "unknown field"),
+])
+def test_errors_name_file_line_field(tmp_path, old, new, line, field, reason):
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}: {field}: "), msg
+    assert reason in msg
+
+
+def test_not_yaml(tmp_path):
+    with pytest.raises(ScenarioError, match=r"tiny.yaml:2: not valid YAML"):
+        load(write(tmp_path, "name: x\n  - : ]["))
+
+
+def test_cli_bad_input_exits_2_without_traceback(tmp_path):
+    path = write(tmp_path, GOOD.replace("[gevent]", "[gevnet]"))
+    out = subprocess.run([sys.executable, "-m", "harness", "run", str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "matrix.0.mode" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "no-such-scenario"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "stale-sid-after-restart" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--mode", "nope"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "--mode nope" in out.stderr

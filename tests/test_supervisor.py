@@ -1,0 +1,156 @@
+"""The supervisor leaves nothing behind: not after a failure midway, not after Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.supervisor import StartupError, Supervisor, free_port, port_is_listening
+from harness.timeline import Timeline, load
+
+from .conftest import pids_alive
+
+# A server that forks a grandchild which listens too: both must die with the group.
+FAMILY = textwrap.dedent("""
+    import os, socket, sys, time
+    port_a, port_b = int(sys.argv[1]), int(sys.argv[2])
+    if os.fork() == 0:
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port_b)); s.listen(); time.sleep(600); os._exit(0)
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port_a)); s.listen()
+    print("listening", port_a, flush=True)
+    time.sleep(600)
+""")
+
+DRIVER = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from harness.supervisor import Supervisor, TerminationAsInterrupt
+    from harness.timeline import Timeline
+    run_dir, ports, mode = Path(sys.argv[1]), [int(p) for p in sys.argv[2:6]], sys.argv[6]
+    family = sys.argv[7]
+    with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as tl, Supervisor(run_dir, tl) as sup:
+        procs = [sup.start("one", [sys.executable, "-c", family, str(ports[0]), str(ports[1])]),
+                 sup.start("two", [sys.executable, "-c", family, str(ports[2]), str(ports[3])])]
+        from harness.supervisor import port_is_listening
+        while not all(port_is_listening(p) for p in ports):
+            time.sleep(0.05)
+        print(json.dumps([p.pid for p in procs]), flush=True)
+        if mode == "fail":
+            raise RuntimeError("a step failed midway")
+        time.sleep(600)
+""")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _ports(n):
+    ports = set()
+    while len(ports) < n:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def _group_members(pgids):
+    out = subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True).stdout
+    members = []
+    for line in out.splitlines():
+        pid, pgid = map(int, line.split())
+        if pgid in pgids:
+            members.append(pid)
+    return pids_alive(members)
+
+
+def _run_driver(tmp_path, mode):
+    ports = _ports(4)
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path), *map(str, ports), mode, FAMILY],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line, proc.stderr.read()
+    leaders = json.loads(line)
+    assert all(port_is_listening(p) for p in ports)
+    return proc, leaders, ports
+
+
+def _assert_nothing_left(leaders, ports):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (_group_members(set(leaders)) or any(port_is_listening(p) for p in ports)):
+        time.sleep(0.1)
+    assert _group_members(set(leaders)) == []
+    assert [p for p in ports if port_is_listening(p)] == []
+
+
+def test_failure_midway_leaves_nothing(tmp_path):
+    proc, leaders, ports = _run_driver(tmp_path, "fail")
+    proc.wait(timeout=15)
+    assert proc.returncode != 0
+    assert "a step failed midway" in proc.stderr.read()
+    _assert_nothing_left(leaders, ports)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_nothing(tmp_path, sig):
+    proc, leaders, ports = _run_driver(tmp_path, "sleep")
+    proc.send_signal(sig)
+    proc.wait(timeout=15)
+    _assert_nothing_left(leaders, ports)
+
+
+def test_killed_harness_takes_its_children(tmp_path):
+    # SIGKILL cannot be caught: the children's PR_SET_PDEATHSIG must take them down.
+    proc, leaders, ports = _run_driver(tmp_path, "sleep")
+    proc.kill()
+    proc.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pids_alive(leaders):
+        time.sleep(0.1)
+    assert pids_alive(leaders) == []
+
+
+def test_output_goes_to_log_and_timeline(tmp_path):
+    with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        p = sup.start("echo", [sys.executable, "-c", "import sys; print('hello'); print('oops', file=sys.stderr)"])
+        p.popen.wait(timeout=5)
+        time.sleep(0.3)
+    events = load(tmp_path / "timeline.jsonl")
+    lines = [e.data["line"] for e in events if e.kind == "log"]
+    assert "hello" in lines and "oops" in lines
+    assert any(e.kind == "proc.exit" and e.data["returncode"] == 0 for e in events)
+    assert "hello" in (tmp_path / "logs" / "echo.log").read_text()
+
+
+def test_json_events_become_timeline_events(tmp_path):
+    code = "import json, time; print(json.dumps({'wall': time.time(), 'kind': 'proxy.accept', 'data': {'client': 'x'}}))"
+    with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        p = sup.start("proxy", [sys.executable, "-c", code], src="proxy", json_events=True)
+        p.popen.wait(timeout=5)
+        time.sleep(0.3)
+    events = load(tmp_path / "timeline.jsonl")
+    accepts = [e for e in events if e.kind == "proxy.accept"]
+    assert accepts and accepts[0].src == "proxy" and accepts[0].data == {"client": "x"}
+
+
+def test_startup_error_names_the_cause(tmp_path):
+    with Timeline(tmp_path / "t.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        p = sup.start("bad", [sys.executable, "-c", "import sys; print('SIOLAB_SECRET_KEY is a placeholder', file=sys.stderr); sys.exit(3)"])
+        with pytest.raises(StartupError) as err:
+            sup.wait_ready(p, lambda: False, timeout=5)
+    assert "exited with code 3" in str(err.value)
+    assert "SIOLAB_SECRET_KEY is a placeholder" in str(err.value)
+
+
+def test_startup_timeout_when_never_ready(tmp_path):
+    with Timeline(tmp_path / "t.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        p = sup.start("silent", [sys.executable, "-c", "import time; time.sleep(30)"])
+        with pytest.raises(StartupError) as err:
+            sup.wait_ready(p, lambda: False, timeout=0.5)
+        assert "did not answer" in str(err.value)
+    assert pids_alive([p.pid]) == []
