@@ -227,6 +227,9 @@ def test_page_reports_are_filtered_and_wall_stamped(cell: BrowserCell, timeline)
     assert not _events(timeline, "evil.kind")
     assert any(e.data["level"] == "warning" and "evil.kind" in e.data["text"] for e in _events(timeline, "console"))
 
+    cell.evaluate("setTimeout(() => { throw new Error('kaboom') }, 0)")
+    assert "kaboom" in _wait_for_event(timeline, "page.error", timeout_s=3)[0].data["message"]
+
 
 class _TimelineFailingOn(Timeline):
     """A timeline that breaks on one URL, to show that a failing callback is contained."""

@@ -30,7 +30,8 @@ class ProxyProcess:
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self.events: list[dict[str, Any]] = []
         self.changed = threading.Condition()
-        threading.Thread(target=self._collect, daemon=True).start()
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        self.collector.start()
         ready = self.wait_event("proxy.api", timeout=10)
         self.api = ToxiproxyAPI(f"http://{ready['data']['listen']}")
 
@@ -62,6 +63,8 @@ class ProxyProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.collector.join(5)
+        self.proc.stdout.close()
         self.stderr.close()
         return self.proc.returncode
 
@@ -249,7 +252,8 @@ def test_populate_creates_and_keeps(api, echo_server, greeter):
     again = api.populate([{"name": "pop_a", "listen": created["pop_a"]["listen"], "upstream": echo_server.address}])
     assert [p.listen for p in again] == [created["pop_a"]["listen"]]  # same fields: left alone
     response = requests.post(api.url + "/populate", json=[{"name": "pop_c"}])
-    assert response.status_code == 400 and "upstream at proxy 1" in response.json()["error"]
+    assert response.status_code == 400 and response.json() == {
+        "error": "missing required field: upstream at proxy 1", "status": 400, "proxies": None}
 
 
 def test_reset_enables_all_and_removes_all_toxics(api, echo_proxy):

@@ -105,3 +105,16 @@ def ws_closed(v: CellView) -> Finding:
         return Finding(0)
     es = v.of("ws.close", src=CLIENT_SOURCES, after=v.t_fault)
     return Finding(len(es), es[:3])
+
+
+@metric("reset_vs_listen", "whether the proxy's first reset reached the client before or after the new server answered")
+def reset_vs_listen(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    resets = v.of("proxy.reset", src="proxy", after=v.t_fault)
+    if not resets:
+        return Finding(None)
+    ups = [u for u in v.of("server.up", src="harness", after=v.t_fault) if u.data.get("name") != "proxy"]
+    if ups and ups[0].t < resets[0].t:
+        return Finding("after", [ups[0], resets[0]])
+    return Finding("before", resets[:1] + ups[:1])

@@ -6,9 +6,18 @@ from .cell_view import CLIENT_SOURCES, CellView, describe_packet
 
 
 def _old_sid_requests(v: CellView):
+    """Requests with the old sid sent after the fault, or pending at the fault and answered after it
+    (the long-poll that was open, which Chromium may silently retry on a new connection)."""
     if v.t_fault is None or not v.old_sid:
         return []
-    return [e for e in v.of("http.request", src=CLIENT_SOURCES, after=v.t_fault) if e.data.get("sid") == v.old_sid]
+    out = []
+    for e in v.of("http.request", src=CLIENT_SOURCES):
+        if e.data.get("sid") != v.old_sid:
+            continue
+        outcome = v.outcome(e)
+        if e.t >= v.t_fault or (outcome is not None and outcome.t >= v.t_fault):
+            out.append(e)
+    return out
 
 
 def _old_sid_400s(v: CellView):
@@ -25,7 +34,7 @@ def old_sid(v: CellView) -> Finding:
     return Finding(v.old_sid)
 
 
-@metric("old_sid_requests", "requests sent after the fault that still carried the old sid")
+@metric("old_sid_requests", "requests with the old sid sent after the fault, or pending at it")
 def old_sid_requests(v: CellView) -> Finding:
     reqs = _old_sid_requests(v)
     return Finding(len(reqs), reqs)
@@ -59,11 +68,6 @@ def old_sid_failure(v: CellView) -> Finding:
         out = v.outcome(req)
         if out is not None and out.kind == "http.failed":
             return Finding(out.data.get("error"), [req, out])
-    # A request sent before the fault and failing after it (the pending long-poll).
-    if v.t_fault is not None and v.old_sid:
-        for out in v.of("http.failed", src=CLIENT_SOURCES, after=v.t_fault):
-            if out.data.get("sid") == v.old_sid:
-                return Finding(out.data.get("error"), [out])
     return Finding(None)
 
 

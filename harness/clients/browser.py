@@ -331,6 +331,7 @@ class BrowserCell:
         return self._run(run(), timeout_s, f"goto {path_or_url}")
 
     def evaluate(self, js: str, arg: Any = None, *, timeout_s: float = CALL_TIMEOUT_S) -> Any:
+        """Run `js` (an expression or a function, awaited if it returns a promise) in the page."""
         return self._run(self._page.evaluate(js, arg), timeout_s, "evaluate")
 
     def click(self, selector: str, *, timeout_s: float = CALL_TIMEOUT_S) -> None:

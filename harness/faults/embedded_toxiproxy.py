@@ -721,6 +721,12 @@ class Toxiproxy:
         return 201, proxy.to_json()
 
     async def populate(self, body):
+        try:
+            return 201, {"proxies": [proxy.to_json() for proxy in await self._populate(body)]}
+        except ApiError as exc:  # api.go's Populate answers its errors with the proxies field too
+            return exc.status, {**exc.to_json(), "proxies": None}
+
+    async def _populate(self, body) -> list[Proxy]:
         if not isinstance(body, list):
             raise bad_body("expected a JSON array of proxies")
         wanted, names = [], set()
@@ -746,7 +752,7 @@ class Toxiproxy:
             self.proxies[proxy.name] = proxy
             emit("proxy.update", {"change": "create", **proxy.to_json()})
             result.append(proxy)
-        return 201, {"proxies": [proxy.to_json() for proxy in result]}
+        return result
 
     async def proxy_show(self, body, proxy):
         return 200, self.proxy(proxy).to_json()

@@ -1,72 +1,83 @@
 """Faults injected through the proxy (Toxiproxy API): resets and outages on the wire."""
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
-from .registry import Fault, FaultError, register
+from .registry import Fault, register
 
 
-def _reset_burst(topology, timeline, window_ms: int) -> None:
-    """RST every open client connection; with a window, also every new one during it."""
-    proxy = topology.proxy.proxy
-    proxy.add_toxic("reset_peer", name="siolab_reset", timeout=0)
-    time.sleep(window_ms / 1000)
-    proxy.remove_toxic("siolab_reset")
+RESET_TOXIC = "siolab_reset"
+
+
+def _wait_for_reset(timeline, since: float, limit_s: float) -> None:
+    """Until the proxy reports a reset (the embedded proxy does) or `limit_s` passes."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if any(e.kind == "proxy.reset" and e.t >= since for e in timeline.events):
+            return
+        time.sleep(0.01)
 
 
 @register
 @dataclass
 class ProxyReset(Fault):
-    """A middlebox resets the connections; the server is not touched."""
+    """A middlebox resets the connections; the server is not touched.
+
+    Toxiproxy's reset_peer fires on the next data a connection carries (a long-poll's
+    answer, a ping), so the toxic stays until the proxy reports the first reset or
+    `hold_ms` passes; connections opened meanwhile are reset on their first answer too.
+    """
 
     type = "proxy-reset"
-    description = "reset_peer on every open connection (and new ones for window_ms); no restart"
+    description = "reset_peer: the next data on each connection becomes a TCP RST; no restart"
     needs_proxy = True
-    window_ms: int = 0
+    hold_ms: int = 2500
 
     def inject(self, topology, timeline) -> None:
         timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
-        _reset_burst(topology, timeline, self.window_ms)
+        since = timeline.now()
+        topology.proxy.proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
+        _wait_for_reset(timeline, since, self.hold_ms / 1000)
+        topology.proxy.proxy.remove_toxic(RESET_TOXIC)
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 @register
 @dataclass
 class RestartBehindProxy(Fault):
-    """The server restarts behind the proxy, and the proxy resets the clients' connections.
+    """The server process dies and restarts behind the proxy, which turns the close into a reset.
 
-    `reset: before-listen` resets first, then restarts the server on the same port.
-    `reset: after-listen` starts the new process first (on a new port, the proxy switched
-    to it, as a load balancer does when a backend is replaced), then resets: the client's
-    next request with its old sid reaches a process that has never seen it.
+    The server is frozen (SIGSTOP) so no data moves, a reset_peer toxic with timeout
+    `reset_after_ms` is added, and the server is SIGKILLed: each connection's end of
+    stream reaches the toxic, which resets the client `reset_after_ms` later (Toxiproxy's
+    semantics). The toxic is then removed, so connections the client opens afterwards
+    are not touched, and the server starts again on the same port. With 0 the reset
+    reaches the client before the new process listens; with more than the restart
+    takes, after it. The timeline shows which (proxy.reset against server.up).
     """
 
     type = "restart-behind-proxy"
-    description = "server restart behind the proxy with a reset_peer burst before or after the new process listens"
+    description = "SIGKILL + start on the same port behind the proxy; the close reaches the client as an RST after reset_after_ms"
     needs_proxy = True
-    reset: str = "after-listen"
-    window_ms: int = 0
-
-    def __post_init__(self):
-        if self.reset not in ("before-listen", "after-listen"):
-            raise FaultError(f"restart-behind-proxy: reset must be before-listen or after-listen, got {self.reset!r}")
+    reset_after_ms: int = 0
 
     def inject(self, topology, timeline) -> None:
         timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
-        if self.reset == "before-listen":
-            _reset_burst(topology, timeline, self.window_ms)
-            topology.server.stop()
-            topology.server.start()
-        else:
-            old = topology.server
-            new = old.__class__(old.supervisor, timeline, old.mode, old.settings)
-            new.start()
-            topology.proxy.proxy.set_upstream(f"127.0.0.1:{new.port}")
-            timeline.record("harness", "proxy.update", {"upstream": new.port})
-            _reset_burst(topology, timeline, self.window_ms)
-            old.stop()
-            topology.server = new
+        proxy, server = topology.proxy.proxy, topology.server
+        server.pause()
+        proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=self.reset_after_ms)
+        killed = time.monotonic()
+        server.stop(signal.SIGKILL)
+        time.sleep(0.1)  # the end of stream reaches each connection's toxic: its reset is scheduled
+        # Real Toxiproxy's DELETE returns only once pending resets fired: don't let it hold the restart.
+        remover = threading.Thread(target=proxy.remove_toxic, args=(RESET_TOXIC,), daemon=True)
+        remover.start()
+        server.start()
+        time.sleep(max(0.0, killed + self.reset_after_ms / 1000 + 0.2 - time.monotonic()))
+        remover.join(timeout=10)
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 

@@ -1,0 +1,112 @@
+"""The catalogue, end to end, with real servers, real faults and real clients.
+
+This is the reconnect regression suite: a scenario's expectations encode what the lab
+measured; when a behaviour changes, `siolab run` exits 1 and this test fails with the
+verdict table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import catalogue
+from harness.supervisor import port_is_listening
+
+from .conftest import pids_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chromium_pids():
+    out = subprocess.run(["pgrep", "-f", "chromium"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def started(run_dir: Path):
+    """(pids, ports) of every process the run's supervisors started, from the timelines."""
+    pids, ports = [], []
+    for path in run_dir.glob("cells/*/timeline.jsonl"):
+        for line in path.read_text().splitlines():
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e["kind"] == "proc.start":
+                pids.append(e["data"]["pid"])
+                if e["data"].get("port"):
+                    ports.append(e["data"]["port"])
+    return pids, ports
+
+
+def group_members(pgids):
+    out = subprocess.run(["ps", "-eo", "pid=,pgid="], capture_output=True, text=True).stdout
+    return pids_alive([int(a) for a, b in (line.split() for line in out.splitlines()) if int(b) in pgids])
+
+
+def assert_nothing_left(run_dir: Path, chromium_before: set[int]):
+    pids, ports = started(run_dir)
+    assert pids, "the run started no process?"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not group_members(set(pids)) and not any(port_is_listening(p) for p in ports) \
+                and not (chromium_pids() - chromium_before):
+            break
+        time.sleep(0.2)
+    assert group_members(set(pids)) == []
+    assert [p for p in ports if port_is_listening(p)] == []
+    assert chromium_pids() - chromium_before == set()
+
+
+@pytest.mark.parametrize("path", catalogue(), ids=lambda p: p.stem)
+def test_scenario_expectations_hold(path, tmp_path, chromium_path):
+    run_dir = tmp_path / "run"
+    before = chromium_pids()
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", path.stem, "--out", str(run_dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    print(proc.stderr[-4000:])
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["ok"] is True
+    assert all(c["error"] is None for c in report["cells"])
+    assert (run_dir / "report.md").read_text().startswith("# ")
+    for cell in report["cells"]:
+        if cell["params"]["client"] == "browser":
+            har = json.loads((run_dir / "cells" / cell["id"] / "browser.har").read_text())
+            assert har["log"]["entries"], cell["id"]
+    assert_nothing_left(run_dir, before)
+    # The report is rebuilt from the folder alone, to the same verdicts.
+    first = (run_dir / "report.json").read_text()
+    again = subprocess.run([sys.executable, "-m", "harness", "report", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0
+    assert json.loads((run_dir / "report.json").read_text()) == json.loads(first)
+
+
+@pytest.mark.parametrize("client", ["python", "browser"])
+def test_ctrl_c_midway_leaves_nothing(tmp_path, client, chromium_path):
+    run_dir = tmp_path / "run"
+    before = chromium_pids()
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--client", client,
+                             "--mode", "gevent", "--fault", "restart-behind-proxy", "--out", str(run_dir)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Interrupt once the first cell is connected through the proxy: server, proxy and client are all up.
+    deadline = time.monotonic() + 60
+    seen = False
+    while time.monotonic() < deadline and not seen:
+        for path in run_dir.glob("cells/*/timeline.jsonl"):
+            if '"sio.connect"' in path.read_text():
+                seen = True
+        time.sleep(0.1)
+    assert seen, "no client connected within 60 s"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert_nothing_left(run_dir, before)
