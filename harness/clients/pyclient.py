@@ -25,6 +25,19 @@ def sio_query(url: str) -> dict[str, Any]:
             "transport": q.get("transport", [None])[0], "eio": q.get("EIO", [None])[0]}
 
 
+# The socket-level causes requests buries in its exception text, most specific first.
+_CAUSES = ("ConnectionResetError", "ConnectionRefusedError", "RemoteDisconnected", "ReadTimeout",
+           "ConnectTimeout", "BrokenPipeError")
+
+
+def short_error(exc: Exception) -> str:
+    """`requests.ConnectionError (ConnectionResetError)`: the comparable part of a failure."""
+    text = repr(exc)
+    cause = next((c for c in _CAUSES if c in text), None)
+    name = f"requests.{type(exc).__name__}"
+    return f"{name} ({cause})" if cause else name
+
+
 class RecordingSession(requests.Session):
     """A requests.Session that records each Socket.IO request, response and failure."""
 
@@ -48,7 +61,7 @@ class RecordingSession(requests.Session):
         try:
             resp = super().request(method, url, *args, **kwargs)
         except requests.RequestException as exc:
-            self.timeline.record(self.src, "http.failed", {**fields, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            self.timeline.record(self.src, "http.failed", {**fields, "error": short_error(exc), "detail": str(exc)[:300]})
             raise
         self.timeline.record(self.src, "http.response", {
             **fields, "status": resp.status_code, "status_text": resp.reason,
