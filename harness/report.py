@@ -126,6 +126,18 @@ def _event_line(e: tl.Event, t_fault: float | None) -> str:
     return f"`{rel}` {e.src}: {what}"
 
 
+def _claim_why(v: ClaimVerdict, by_id: dict[str, CellReport]) -> str:
+    """The figures that decided a claim, quoted from the first deciding cell."""
+    if not v.deciding:
+        applies = len(v.cells)
+        return f"no cell met either condition ({applies} cells apply)" if applies else "no cell of this run applies"
+    conds = v.claim.refuted_if if v.verdict == "refuted" else v.claim.supported_if
+    cell = by_id[v.deciding[0]]
+    figures = ", ".join(f"`{m}` = {_fmt(cell.findings[m].value)}" for m in conds)
+    more = f" (and {len(v.deciding) - 1} more of {len(v.cells)} cells)" if len(v.deciding) > 1 else f" (1 of {len(v.cells)} cells)"
+    return f"{figures} in `{cell.cell.id}`{more}"
+
+
 def _cell_table(r: RunReport) -> list[str]:
     cols = ["old_sid_failure", "stale_sid_400", "stale_sid_request", "disconnect_reason",
             "time_to_new_sid", "handshakes_while_down", "console_pair"]
@@ -167,7 +179,8 @@ def _comparison(r: RunReport) -> list[str]:
 def _findings_section(r: RunReport) -> list[str]:
     """What the recording shows, stated from the figures (never from prior knowledge)."""
     ok = [c for c in r.cells if c.error is None]
-    out = ["## What the recording shows", ""]
+    out = ["## What the recording shows", "",
+           "Every line below is derived from this run's own timelines (`cells/*/timeline.jsonl`), not from prior knowledge.", ""]
     pair = [c for c in ok if c.findings["console_pair"].value]
     if pair:
         out.append("- The incident's console pair (GET `net::ERR_CONNECTION_RESET`, then POST 400 with the old sid) "
@@ -193,6 +206,11 @@ def _findings_section(r: RunReport) -> list[str]:
     if requests_:
         out.append(f"- The requests that carried the old sid into a 400: {', '.join(requests_)} "
                    "(a POST `close` is the client's own close packet, sent over the old transport after the transport error).")
+    retried = [c for c in ok if c.findings["silent_retry"].value]
+    if retried:
+        out.append(f"- The proxy reset the open poll, yet the page saw no network error in {len(retried)} cells "
+                   f"({', '.join(f'`{c.cell.id}`' for c in retried[:4])}): Chromium retried the request on a new "
+                   "connection without telling the page, and the retry got the 400.")
     out.append("")
     return out
 
@@ -206,9 +224,10 @@ def render_markdown(r: RunReport) -> str:
     if s.incident:
         lines += ["## Incident", "", s.incident, ""]
     if r.claims:
-        lines += ["## Hypothesis board", "", "| claim | verdict | deciding cells |", "|---|---|---|"]
+        lines += ["## Hypothesis board", "", "| claim | verdict | why (measured) |", "|---|---|---|"]
+        by_id = {c.cell.id: c for c in r.cells}
         for v in r.claims:
-            lines.append(f"| {v.claim.text} | **{v.verdict}** | {', '.join(f'`{c}`' for c in v.deciding) or '—'} |")
+            lines.append(f"| {v.claim.text} | **{v.verdict}** | {_claim_why(v, by_id)} |")
         lines.append("")
     lines += ["## Verdict table", "", *_cell_table(r), ""]
     lines += _findings_section(r)

@@ -102,3 +102,17 @@ def network_errors(v: CellView) -> Finding:
     fails = [e for e in v.of("http.failed", src=CLIENT_SOURCES, after=v.t_fault) if v.is_socketio(e)]
     texts = sorted({str(e.data.get("error")) for e in fails})
     return Finding(", ".join(texts), fails[:5])
+
+
+@metric("silent_retry", "the poll open at the fault was reset by the proxy, yet answered: Chromium retried it unseen on a new connection")
+def silent_retry(v: CellView) -> Finding:
+    if v.t_fault is None or not v.old_sid:
+        return Finding(False)
+    resets = v.of("proxy.reset", src="proxy", after=v.t_fault)
+    if not resets:
+        return Finding(False)
+    for req in _old_sid_requests(v):
+        out = v.outcome(req)
+        if req.t < v.t_fault and out is not None and out.kind == "http.response" and out.t >= resets[0].t - 0.005:
+            return Finding(True, [req, resets[0], out])
+    return Finding(False)
