@@ -109,6 +109,12 @@ def cmd_serve(args) -> int:
             return EXIT_OK
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import run as run_doctor
+
+    return run_doctor(as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="siolab", description="Socket.IO incident lab: replay an RCA against real servers, faults and clients.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
     s.add_argument("--out", help="folder for logs and timeline")
     s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("doctor", help="check that this machine has everything a run needs; exit 1 if not")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(func=cmd_doctor)
     return p
 
 

@@ -157,6 +157,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
 def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None = None,
                  progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> Path:
     run_dir = run_dir or new_run_dir(scenario.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
     meta: dict[str, Any] = {"scenario": scenario.name, "started": datetime.now(timezone.utc).isoformat(),
                             "versions": versions(), "cells": []}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .redaction import redact_text
 from .timeline import Timeline
 
 _PR_SET_PDEATHSIG = 1
@@ -129,7 +130,7 @@ class Supervisor:
 
     def _pump(self, proc: Managed, stream, stream_name: str, log, json_events: bool) -> None:
         for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            line = redact_text(raw.decode("utf-8", errors="replace").rstrip("\n"))  # a logged URL may hold a token
             log.write(f"{stream_name}: {line}\n" if not json_events else line + "\n")
             log.flush()
             proc._tail.append(line)

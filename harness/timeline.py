@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .redaction import redact_data
+
 SOURCES = ("browser", "pyclient", "probe", "server", "proxy", "harness")
 
 
@@ -64,7 +66,8 @@ class Timeline:
     def record(self, src: str, kind: str, data: dict[str, Any] | None = None, *, t: float | None = None) -> Event:
         if src not in SOURCES:
             raise ValueError(f"unknown event source {src!r}; expected one of {SOURCES}")
-        event = Event(self.now() if t is None else t, src, kind, dict(data or {}))
+        # Secrets never reach the file, nor the checks and reports that read it (harness/redaction.py).
+        event = Event(self.now() if t is None else t, src, kind, redact_data(dict(data or {})))
         with self._lock:
             self._events.append(event)
             if self._file:

@@ -94,7 +94,7 @@ def test_ctrl_c_midway_leaves_nothing(tmp_path, client, chromium_path):
     run_dir = tmp_path / "run"
     before = chromium_pids()
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--client", client,
-                             "--mode", "gevent", "--fault", "restart-behind-proxy", "--out", str(run_dir)],
+                             "--mode", "gevent", "--fault", "rst-after-listen", "--out", str(run_dir)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Interrupt once the first cell is connected through the proxy: server, proxy and client are all up.
     deadline = time.monotonic() + 60

@@ -44,7 +44,7 @@ def test_stale_sid_matrix():
     s = load("stale-sid-after-restart")
     browser = [c for c in s.cells if c.params["client"] == "browser"]
     python = [c for c in s.cells if c.params["client"] == "python"]
-    assert len(browser) == 16 and len(python) == 8
+    assert len(browser) == 24 and len(python) == 12
     assert {c.params["singleton"] for c in browser} == {"naive", "fixed"}
 
 

@@ -11,8 +11,8 @@ What a cell records (src `browser`, vocabulary in docs/timeline.md): `http.reque
 `http.response`, `http.failed`, `ws.open`, `ws.frame`, `ws.close`, `ws.error`,
 `console`, `page.error`, and whatever the page reports through
 `window.__siolabReport(kind, data)` (kinds `sio.*`, `singleton.*`, `app.*`).
-No headers or cookies go into the timeline, and the HAR and trace are scrubbed of
-`Cookie`, `Set-Cookie` and `Authorization` when the cell closes.
+No headers or cookies go into the timeline, and the HAR and trace are scrubbed when the
+cell closes (cookies, secret headers, secret query values: harness/redaction.py).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request, Response, WebSocket, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from .. import redaction
 from ..timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ WS_PAYLOAD_LIMIT = 500
 # Where the driver's own trouble shows up in `console` events, so that a check
 # counting the page's console errors can tell them apart.
 DRIVER_URL = "siolab:browser-driver"
-SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+SECRET_HEADERS = redaction.SECRET_HEADERS
 
 LAUNCH_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 10.0
@@ -419,9 +420,9 @@ async def _translate_errors(coro: Awaitable[T], what: str) -> T:
     try:
         return await coro
     except PlaywrightTimeoutError as exc:
-        raise TimeoutError(f"browser: {what}: {exc.message}") from None
+        raise TimeoutError(redaction.redact_text(f"browser: {what}: {exc.message}")) from None
     except PlaywrightError as exc:
-        raise BrowserError(f"browser: {what}: {exc.message}") from None
+        raise BrowserError(redaction.redact_text(f"browser: {what}: {exc.message}")) from None
 
 
 # --------------------------------------------------------------------------- recording
@@ -615,46 +616,41 @@ def _source_url(source: Any) -> str:
 
 # --------------------------------------------------------------------------- artifacts
 
-def _scrub_entry(entry: dict[str, Any]) -> None:
-    """Drop cookies and redact secret headers of one HAR entry (in place)."""
-    for side in ("request", "response"):
-        message = entry.get(side)
-        if not isinstance(message, dict):
-            continue
-        if message.get("cookies"):
-            message["cookies"] = []
-        for header in message.get("headers") or []:
-            if isinstance(header, dict) and str(header.get("name", "")).lower() in SECRET_HEADERS:
-                header["value"] = "[redacted by siolab]"
+def _scrub_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """One HAR entry without cookies, secret headers, query values or signed tokens."""
+    return redaction.current().data(entry)
 
 
 def _scrub_har_file(path: Path) -> None:
     har = json.loads(path.read_text(encoding="utf-8"))
-    for entry in har.get("log", {}).get("entries", []):
-        _scrub_entry(entry)
-    path.write_text(json.dumps(har, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(redaction.current().data(har), ensure_ascii=False), encoding="utf-8")
 
 
 def _scrub_trace_zip(path: Path) -> None:
-    # The trace's network log (*.network) holds one HAR entry per resource snapshot.
+    # The trace's JSON-lines members (*.trace actions with their URLs, *.network HAR entries)
+    # are redacted event by event; other text members (resources) as text.
+    redactor = redaction.current()
     with zipfile.ZipFile(path) as src:
         members = [(info, src.read(info)) for info in src.infolist()]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info, content in members:
-            if info.filename.endswith(".network"):
+            try:
+                text = content.decode("utf-8")
+            except UnicodeDecodeError:
+                dst.writestr(info, content)
+                continue
+            if info.filename.endswith((".trace", ".network", ".stacks")):
                 lines = []
-                for line in content.decode("utf-8").splitlines():
+                for line in text.splitlines():
                     try:
-                        event = json.loads(line)
+                        lines.append(json.dumps(redactor.data(json.loads(line)), ensure_ascii=False))
                     except json.JSONDecodeError:
-                        lines.append(line)
-                        continue
-                    if isinstance(event.get("snapshot"), dict):
-                        _scrub_entry(event["snapshot"])
-                    lines.append(json.dumps(event, ensure_ascii=False))
-                content = ("\n".join(lines) + "\n").encode("utf-8")
-            dst.writestr(info, content)
+                        lines.append(redactor.text(line))
+                scrubbed = "\n".join(lines) + "\n"
+            else:
+                scrubbed = redactor.text(text)
+            dst.writestr(info, scrubbed.encode("utf-8") if scrubbed != text else content)
     path.write_bytes(out.getvalue())
 
 

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from .aiohttp import AiohttpMode
 from .base import LaunchSpec, Mode, ServerSettings
+from .eventlet import EventletMode
 from .gevent import GeventMode
+from .gevent_autodetect import GeventAutodetectMode
+from .gevent_websocket import GeventWebSocketMode
 from .gthread import GthreadMode
+from .gthread_autodetect import GthreadAutodetectMode
+from .gthread_nosw import GthreadNoSimpleWebsocketMode
+from .node import NodeMode
 from .reloader import ReloaderMode
 
-MODES: dict[str, Mode] = {mode.name: mode for mode in (ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode())}
+MODES: dict[str, Mode] = {mode.name: mode for mode in (
+    ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode(),
+    EventletMode(), GeventWebSocketMode(), NodeMode(),
+    # The traps: they start, but do not serve Socket.IO as the modes above do.
+    GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
+)}
 
 
 class UnknownModeError(ValueError):

@@ -8,7 +8,9 @@
 - The admin page's backup is REST plus polling; Socket.IO plays no part in it.
 
 `async_mode` always comes from SIOLAB_ASYNC_MODE: auto-detection would pick eventlet
-whenever it is installed, under every server.
+whenever it is installed, under every server. Only SIOLAB_ASYNC_MODE=auto (the trap
+modes gthread-autodetect and gevent-autodetect) passes none and lets it pick;
+`/__siolab/info` and the "app ready" line show what it picked.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from . import reload_marker  # noqa: F401  -- imported so the Werkzeug reloader 
 from .backup import STEP_SECONDS, STEPS, BackupJobs
 from .info import info
 from .pages import STATIC_DIR, TEMPLATES_DIR, PageParamError, page_context, vendor_file
-from .settings import Settings, load_or_exit
+from .settings import AUTO_ASYNC_MODE, Settings, load_or_exit
 
 APP_NAME = "reference"
 CHAT_ROOM = "lobby"
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     app.secret_key = settings.secret_key
     socketio = SocketIO(
         app,
-        async_mode=settings.async_mode,
+        async_mode=None if settings.async_mode == AUTO_ASYNC_MODE else settings.async_mode,
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_size,
@@ -172,6 +174,9 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     def on_chat_message(text):
         emit("message", {"user": session.get("user"), "text": text}, to=CHAT_ROOM)
 
+    if settings.async_mode == AUTO_ASYNC_MODE:
+        log.warning("async_mode auto-detected: %s (SIOLAB_ASYNC_MODE=auto, no async_mode passed)",
+                    socketio.async_mode)
     log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s",
              socketio.async_mode, settings.ping_interval, settings.ping_timeout,
              settings.max_http_buffer_size, settings.cors_origins or "same-origin")

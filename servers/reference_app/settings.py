@@ -35,6 +35,10 @@ ASYNC_MODE_REQUIRES = {
 }
 FLASK_ASYNC_MODES = ("threading", "gevent", "eventlet")
 AIOHTTP_ASYNC_MODES = ("aiohttp",)
+# The explicit opt-in to the trap (modes gthread-autodetect, gevent-autodetect): no
+# async_mode is passed to Flask-SocketIO, its auto-detection picks (eventlet first).
+# Reference app only; never a default.
+AUTO_ASYNC_MODE = "auto"
 
 
 class SettingsError(ValueError):
@@ -47,7 +51,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    async_mode: str
+    async_mode: str             # or AUTO_ASYNC_MODE: let Flask-SocketIO's auto-detection pick
     ping_interval: int          # whole seconds: python-engineio advertises int(s) * 1000
     ping_timeout: int
     max_http_buffer_size: int
@@ -81,8 +85,11 @@ def _async_mode(env: Mapping[str, str], allowed: tuple[str, ...]) -> str:
     name = "SIOLAB_ASYNC_MODE"
     value = env.get(name, "").strip()
     if not value:
-        # Never let auto-detection choose: it picks eventlet whenever eventlet is installed.
+        # Never let auto-detection choose by default: it picks eventlet whenever eventlet
+        # is installed. Only the explicit value `auto` (the trap modes) lets it.
         raise SettingsError(name, f"required, one of {', '.join(allowed)} (auto-detection is never used)")
+    if value == AUTO_ASYNC_MODE and allowed == FLASK_ASYNC_MODES:
+        return value
     if value not in allowed:
         raise SettingsError(name, f"{value!r} is not one of {', '.join(allowed)}")
     module = ASYNC_MODE_REQUIRES[value]

@@ -1,0 +1,30 @@
+"""`node`: the reference Socket.IO server from npm (`socket.io` 4.x on Node's `http`).
+
+    node servers/node_app/server.js --host H --port P
+
+The baseline for "is this Python-specific?": the same routes, pages, namespaces and
+settings as the reference app (servers/node_app/server.js); `node` from PATH.
+"""
+from __future__ import annotations
+
+import shutil
+
+from .base import REPO_ROOT, LaunchSpec, Mode, ServerSettings
+
+SERVER_JS = REPO_ROOT / "servers" / "node_app" / "server.js"
+
+
+def node_binary() -> str | None:
+    """The `node` on PATH, or None when there is none (a missing component)."""
+    return shutil.which("node")
+
+
+class NodeMode(Mode):
+    name = "node"
+    description = "socket.io (npm) on Node http"
+    async_mode = "node"
+
+    def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
+        # "node" as a last resort: the supervisor then reports the missing binary itself.
+        argv = [node_binary() or "node", str(SERVER_JS), "--host", host, "--port", str(port)]
+        return self.spec(argv, settings)
