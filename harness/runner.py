@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .clients import probe
 from .faults.registry import build_fault
 from .modes.base import ServerSettings
 from .scenario import Cell, Scenario
@@ -57,12 +58,13 @@ def server_settings(scenario: Scenario) -> ServerSettings:
 
 
 class _Client:
-    """The cell's client, browser or Python, behind the three things steps do with it."""
+    """The cell's client, browser or Python, behind what steps do with it."""
 
-    def __init__(self, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
+    def __init__(self, scenario: Scenario, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
                  browser, settings: ServerSettings, stack: ExitStack):
         self.cell, self.topology, self.timeline = cell, topology, timeline
-        self.kind = cell.params["client"]
+        self.profile = scenario.client_profile(cell)
+        self.kind = self.profile["kind"]
         self.src = "browser" if self.kind == "browser" else "pyclient"
         self.transport = cell.params.get("transport", "default")
         if self.kind == "browser":
@@ -72,22 +74,68 @@ class _Client:
         else:
             from .clients.pyclient import PythonClient
 
-            transports = {"polling": ["polling"], "websocket": ["websocket"]}.get(self.transport)
+            transports = self.profile["transports"] or {"polling": ["polling"], "websocket": ["websocket"]}.get(self.transport)
             self.py = PythonClient(timeline, topology.base_url, transports=transports,
+                                   headers=self._python_headers(), namespace=self.profile["namespace"],
                                    reconnection_delay=settings.reconnection_delay_ms / 1000)
             stack.callback(self.py.close)
 
+    def _python_headers(self):
+        """The login cookie, passed as the profile says: a dict, a callable, or not at all."""
+        if not self.profile["login"] or self.profile["headers"] == "none":
+            return None
+        import requests
+
+        jar = requests.Session()
+        jar.get(f"{self.topology.base_url}/login", params={"user": LOGIN_USER}, timeout=5, allow_redirects=False)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar.cookies)
+        if self.profile["headers"] == "callable":
+            return lambda: {"Cookie": cookie}
+        return {"Cookie": cookie}
+
+    def page_path(self, path: str | None = None) -> str:
+        path = path or self.profile["path"]
+        variant = self.cell.params.get("singleton", "naive")
+        sep = "&" if "?" in path else "?"
+        query = f"singleton={variant}&transport={self.transport}"
+        if self.profile["namespace"] != "/":
+            query += f"&ns={self.profile['namespace']}"
+        return f"{path}{sep}{query}"
+
     def open(self) -> None:
         if self.kind == "browser":
-            self.page.goto(f"/login?user={LOGIN_USER}")
-            variant = self.cell.params.get("singleton", "naive")
-            self.page.goto(f"/?singleton={variant}&transport={self.transport}")
+            if self.profile["login"]:
+                self.page.goto(f"/login?user={LOGIN_USER}")
+            self.page.goto(self.page_path())
         else:
             self.py.connect()
+
+    def browser_step(self, action: str, value: str) -> None:
+        if self.kind != "browser":
+            return
+        if action == "goto":
+            self.page.goto(self.page_path(value))
+        elif action == "click":
+            self.page.click(value)
+        elif action == "eval":
+            result = self.page.evaluate(value)
+            self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
+
+    def python_step(self, action: str, value) -> None:
+        if self.kind != "python":
+            return
+        if action == "emit":
+            data = value.get("data")
+            if "bytes" in value:
+                data = "x" * int(value["bytes"])
+            self.py.emit(value["event"], data)
+        elif action == "disconnect":
+            self.py.close()
 
 
 def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None) -> bool:
     kind = args["event"]
+    src = args.get("src", src)
     after = t_fault if args.get("after") == "fault" and t_fault is not None else 0.0
     old_sids = set()
     if args.get("new_sid"):
@@ -117,7 +165,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
                                 with_proxy=bool(fault and fault.needs_proxy))
             result.phases["server start"] = time.monotonic() - mark
             mark = time.monotonic()
-            client = _Client(cell, topology, timeline, cell_dir, browser, settings, stack)
+            client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)
             result.phases["client start"] = time.monotonic() - mark
             t_fault = None
             for step in scenario.steps:
@@ -134,6 +182,12 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
                 elif kind == "fault" and fault is not None:
                     t_fault = timeline.now()
                     fault.inject(topology, timeline)
+                elif kind == "browser":
+                    client.browser_step(*next(iter(args.items())))
+                elif kind == "python":
+                    client.python_step(*next(iter(args.items())))
+                elif kind == "probe":
+                    probe.send(timeline, topology.base_url, **args)
                 label = {"fault": "fault", "wait_for": "waiting for clients", "open": "client start"}.get(kind, "observing")
                 result.phases[label] = result.phases.get(label, 0.0) + time.monotonic() - mark
         except StartupError as exc:
@@ -161,7 +215,7 @@ def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None 
     shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
     meta: dict[str, Any] = {"scenario": scenario.name, "started": datetime.now(timezone.utc).isoformat(),
                             "versions": versions(), "cells": []}
-    needs_browser = any(c.params["client"] == "browser" for c in cells)
+    needs_browser = any(scenario.client_profile(c)["kind"] == "browser" for c in cells)
     with ExitStack() as stack:
         browser = None
         if needs_browser:

@@ -20,16 +20,24 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 AXES: dict[str, tuple[str, ...] | None] = {
     "mode": None,                       # checked against harness.modes.MODES
-    "client": ("browser", "python"),
-    "singleton": ("naive", "fixed"),
+    "client": None,                     # browser, python, or a profile from the scenario's `clients`
+    "singleton": ("naive", "fixed", "backoff"),
     "transport": ("polling", "websocket", "default"),
     "fault": None,                      # checked against the scenario's own `faults`
 }
-STEP_KINDS = ("open", "wait_for", "sleep", "fault")
+STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe")
+# What each client-specific step may do; a step for the other kind of client is skipped.
+BROWSER_ACTIONS = {"goto": str, "click": str, "eval": str}
+PYTHON_ACTIONS = {"emit": dict, "disconnect": bool}
+PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "repeat": int,
+                "concurrency": int, "timeout": (int, float)}
+PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
+                  "transports": list}
+BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str}
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
-            "faults", "matrix", "steps", "expect", "notes"}
+            "faults", "clients", "matrix", "steps", "expect", "notes"}
 
 
 class ScenarioError(ValueError):
@@ -85,12 +93,19 @@ class Scenario:
     raw: dict[str, Any]
     settings: dict[str, Any]
     faults: dict[str, dict[str, Any]]
+    clients: dict[str, dict[str, Any]]
     cells: list[Cell]
     steps: list[dict[str, Any]]
     expectations: list[Expectation]
     claims: list[Claim]
     severity: str = ""
     source: str = ""
+
+    def client_profile(self, cell: Cell) -> dict[str, Any]:
+        """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
+        profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None}
+        profile.update(self.clients[cell.params["client"]])
+        return profile
 
     def select(self, **filters: list[str] | None) -> list[Cell]:
         """Cells whose params are among the given values (None = any)."""
@@ -233,6 +248,22 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         except FaultError as exc:
             raise loc.error(f"faults.{fname}", str(exc)) from None
 
+    clients = dict(BUILTIN_CLIENTS)
+    for cname, spec in (raw.get("clients") or {}).items():
+        cpath = f"clients.{cname}"
+        if not isinstance(spec, dict):
+            raise loc.error(cpath, "a client profile is a mapping with at least `kind`")
+        for key, value in spec.items():
+            if key not in PROFILE_FIELDS:
+                raise loc.error(f"{cpath}.{key}", f"unknown; a client profile has {', '.join(PROFILE_FIELDS)}")
+            if not isinstance(value, PROFILE_FIELDS[key]):
+                raise loc.error(f"{cpath}.{key}", f"must be {PROFILE_FIELDS[key].__name__}, got {value!r}")
+        if spec.get("kind") not in ("browser", "python"):
+            raise loc.error(f"{cpath}.kind", "browser or python")
+        if spec.get("headers", "dict") not in ("dict", "callable", "none"):
+            raise loc.error(f"{cpath}.headers", "dict, callable or none (how a python client sends its login cookie)")
+        clients[str(cname)] = spec
+
     groups = _require(raw, "matrix", list, loc)
     cells: list[Cell] = []
     for gi, group in enumerate(groups):
@@ -247,12 +278,12 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if axis not in AXES:
                 raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
             values = values if isinstance(values, list) else [values]
-            allowed = AXES[axis] or (tuple(MODES) if axis == "mode" else tuple(faults))
+            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients)}.get(axis, tuple(faults))
             for v in values:
                 if v not in allowed:
                     raise loc.error(f"{gpath}.{axis}", f"unknown value {v!r}; allowed: {', '.join(allowed)}")
             axes[axis] = [str(v) for v in values]
-        if "singleton" in axes and axes["client"] != ["browser"]:
+        if "singleton" in axes and any(clients[c]["kind"] != "browser" for c in axes["client"]):
             raise loc.error(f"{gpath}.singleton", "only browser cells have a singleton variant")
         for combo in itertools.product(*axes.values()):
             cell = Cell(dict(zip(axes.keys(), combo)))
@@ -273,10 +304,27 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if not isinstance(args, dict) or "event" not in args:
                 raise loc.error(f"{spath}.wait_for", "needs at least `event` (e.g. sio.connect)")
             for k in args:
-                if k not in ("event", "after", "timeout", "new_sid"):
-                    raise loc.error(f"{spath}.wait_for.{k}", "unknown; wait_for takes event, after, timeout, new_sid")
+                if k not in ("event", "after", "timeout", "new_sid", "src"):
+                    raise loc.error(f"{spath}.wait_for.{k}", "unknown; wait_for takes event, after, timeout, new_sid, src")
             if args.get("after", "start") not in ("start", "fault"):
                 raise loc.error(f"{spath}.wait_for.after", "start or fault")
+        if kind in ("browser", "python"):
+            actions = BROWSER_ACTIONS if kind == "browser" else PYTHON_ACTIONS
+            if not isinstance(args, dict) or len(args) != 1 or next(iter(args)) not in actions:
+                raise loc.error(f"{spath}.{kind}", f"one of {', '.join(actions)}")
+            (action, value), = args.items()
+            if not isinstance(value, actions[action]):
+                raise loc.error(f"{spath}.{kind}.{action}", f"must be {actions[action].__name__}")
+            if action == "emit" and not isinstance(value.get("event"), str):
+                raise loc.error(f"{spath}.python.emit", "needs `event` (and `bytes` for a payload of that size, or `data`)")
+        if kind == "probe":
+            if not isinstance(args, dict) or "path" not in args:
+                raise loc.error(f"{spath}.probe", "needs at least `path`")
+            for k, v in args.items():
+                if k not in PROBE_FIELDS:
+                    raise loc.error(f"{spath}.probe.{k}", f"unknown; a probe has {', '.join(PROBE_FIELDS)}")
+                if not isinstance(v, PROBE_FIELDS[k]) or isinstance(v, bool):
+                    raise loc.error(f"{spath}.probe.{k}", "wrong type")
 
     expectations = []
     for ei, exp in enumerate(raw.get("expect") or []):
@@ -309,5 +357,5 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
 
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
-                    faults=faults, cells=cells, steps=steps, expectations=expectations, claims=claims,
+                    faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
                     severity=str(raw.get("severity", "")), source=str(raw.get("source", "")))

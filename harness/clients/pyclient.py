@@ -119,6 +119,15 @@ class PythonClient:
         except socketio.exceptions.ConnectionError as exc:
             self.timeline.record("pyclient", "sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
 
+    def emit(self, event: str, data=None) -> None:
+        """Emit on the client's namespace; a failure (not connected) is recorded, not raised."""
+        try:
+            self.sio.emit(event, data, namespace=self.namespace)
+            self.timeline.record("pyclient", "sio.emit", {"event": event, "namespace": self.namespace,
+                                                          "bytes": len(data) if isinstance(data, (str, bytes)) else None})
+        except Exception as exc:  # noqa: BLE001 - a failed emit is an observation
+            self.timeline.record("pyclient", "sio.emit_failed", {"event": event, "error": f"{type(exc).__name__}: {exc}"[:300]})
+
     @property
     def connected(self) -> bool:
         return self.sio.connected

@@ -24,7 +24,7 @@ from .settings import Settings
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-SINGLETON_VARIANTS = ("naive", "fixed")
+SINGLETON_VARIANTS = ("naive", "fixed", "backoff")
 TRANSPORTS = {
     "default": None,                 # socket.io-client's own default: polling, then upgrade
     "polling": ["polling"],

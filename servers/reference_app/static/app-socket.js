@@ -5,6 +5,9 @@
 //   fixed: the RCA's fix. On connect_error, or on disconnect with reason "transport error"
 //          or "transport close", disconnect the socket and forget it, so the next
 //          getAppSocket() does a fresh handshake (a new sid).
+//   backoff: the fix plus exponential backoff with full jitter: after the n-th failure in a
+//          row, getAppSocket() makes no new socket for random(0.5..1.5) × delay × 2^(n-1)
+//          (capped at reconnectionDelayMax); a connect clears the count.
 //
 // The page uses the socket the way the app does: getAppSocket() on load and again every
 // tickMs, so the fixed variant re-creates its socket on the next tick.
@@ -18,6 +21,9 @@
   const variant = cfg.singleton || "naive";
   const namespace = cfg.namespace || "/";
   const RESET_ON_DISCONNECT = ["transport error", "transport close"];
+  const RESETS = variant === "fixed" || variant === "backoff";
+  let failures = 0;         // backoff: failures in a row
+  let notBefore = 0;        // backoff: no new socket before this time (ms)
 
   function report(kind, data) {
     const payload = Object.assign({}, data, { wall: Date.now() / 1000 });
@@ -56,7 +62,12 @@
     if (window.__appSocket !== socket) return;  // already replaced
     window.__appSocket = null;
     socket.disconnect();  // also stops the manager's own reconnection of this socket
-    report("singleton.reset", { variant: variant, reason: reason });
+    if (variant === "backoff") {
+      failures += 1;
+      const base = Math.min(cfg.reconnectionDelay * Math.pow(2, failures - 1), cfg.reconnectionDelayMax);
+      notBefore = Date.now() + base * (0.5 + Math.random());
+    }
+    report("singleton.reset", { variant: variant, reason: reason, failures: failures });
     show("reset (" + reason + "); a new socket on the next tick");
   }
 
@@ -64,6 +75,7 @@
     const manager = socket.io;
 
     socket.on("connect", function () {
+      failures = 0;
       const engine = manager.engine;
       const transport = engine && engine.transport ? engine.transport.name : null;
       report("sio.connect", {
@@ -78,14 +90,14 @@
     socket.on("disconnect", function (reason) {
       report("sio.disconnect", { reason: reason, namespace: namespace });
       show("disconnected: " + reason);
-      if (variant === "fixed" && RESET_ON_DISCONNECT.indexOf(reason) >= 0) reset(socket, reason);
+      if (RESETS && RESET_ON_DISCONNECT.indexOf(reason) >= 0) reset(socket, reason);
     });
 
     socket.on("connect_error", function (err) {
       const message = err && err.message ? err.message : String(err);
       report("sio.connect_error", { message: message, namespace: namespace });
       show("connect_error: " + message);
-      if (variant === "fixed") reset(socket, "connect_error");
+      if (RESETS) reset(socket, "connect_error");
     });
 
     manager.on("reconnect_attempt", function (attempt) {
@@ -106,6 +118,7 @@
 
   function getAppSocket() {
     if (window.__appSocket) return window.__appSocket;
+    if (Date.now() < notBefore) return null;  // backoff: not yet
     // A second io() for the same namespace gets a new Manager (socket.io-client does not
     // reuse a cached one that already has this namespace): a fresh socket, a fresh handshake.
     const socket = namespace === "/" ? io(clientOptions()) : io(namespace, clientOptions());
