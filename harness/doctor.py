@@ -93,13 +93,14 @@ class Catalogue:
                 for cell in scenario.cells:
                     spec = scenario.faults.get(cell.params.get("fault", ""), {})
                     fault = FAULTS.get(spec.get("type", ""))
-                    rows.append((cell.params.get("mode"), cell.params.get("client"),
+                    rows.append((cell.params.get("mode"), _client_kind(scenario, cell),
                                  bool(fault and fault.needs_proxy), cell.params.get("transport", "default")))
                 self.cells[scenario.name] = rows
         except Exception as exc:  # noqa: BLE001 - a broken install is what the doctor reports
             self.error = f"{type(exc).__name__}: {exc}"
 
     def what_breaks(self, needs: Needs) -> str:
+        """In words, with the scenarios and how many of their cells it breaks."""
         parts = []
         if needs.everything:
             parts.append("every run")
@@ -112,7 +113,8 @@ class Catalogue:
         if needs.proxy_faults:
             parts.append("proxy faults (proxy-reset, restart-behind-proxy, proxy-down)")
         if later_modes:
-            parts.append("the " + ", ".join(later_modes) + " mode" + ("s" if len(later_modes) > 1 else ""))
+            parts.append("the " + ", ".join(later_modes) + " mode" + ("s" if len(later_modes) > 1 else "")
+                         + " (not in the lab yet)")
         if needs.transports and parts:
             parts[-1] += " (transport " + " or ".join(needs.transports) + ")"
         if needs.also:
@@ -131,6 +133,14 @@ class Catalogue:
         elif self.cells and (known_modes or needs.clients or needs.proxy_faults or needs.everything):
             text += " → no scenario of the catalogue yet"
         return text
+
+
+def _client_kind(scenario, cell) -> str | None:
+    """browser / python: a cell's `client` may name a profile of the scenario's `clients`."""
+    try:
+        return scenario.client_profile(cell).get("kind")
+    except Exception:  # noqa: BLE001 - older scenario format: the axis value is the kind
+        return cell.params.get("client")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -162,7 +172,7 @@ def _off_path(names: tuple[str, ...], env: Mapping[str, str]) -> str | None:
 
 
 def _path_fix(found: str, install: str) -> str:
-    return f'export PATH="$PATH:{Path(found).parent}"   (or: {install})'
+    return f'export PATH="$PATH:{Path(found).parent}"   — or, to install it: {install}'
 
 
 def _version(dist: str) -> str | None:
@@ -234,16 +244,20 @@ def check_python(python_spec: str) -> list[Item]:
 
 
 # dist name -> (importable module, what needs it)
+FLASK_MODES = ("reloader", "gthread", "gevent", "eventlet", "gevent-websocket",
+               "gthread-nosw", "gthread-autodetect", "gevent-autodetect")
+GUNICORN_MODES = ("gthread", "gevent", "gevent-websocket", "gthread-nosw", "gthread-autodetect", "gevent-autodetect")
+# dist name -> (importable module, what needs it)
 PACKAGES: dict[str, tuple[str, Needs]] = {
     "python-socketio": ("socketio", Needs(everything=True)),
     "python-engineio": ("engineio", Needs(everything=True)),
-    "flask": ("flask", Needs(modes=("reloader", "gthread", "gevent", "eventlet", "gevent-websocket"))),
-    "flask-socketio": ("flask_socketio", Needs(modes=("reloader", "gthread", "gevent", "eventlet", "gevent-websocket"))),
-    "simple-websocket": ("simple_websocket", Needs(modes=("reloader", "gthread"),
+    "flask": ("flask", Needs(modes=FLASK_MODES)),
+    "flask-socketio": ("flask_socketio", Needs(modes=FLASK_MODES)),
+    "simple-websocket": ("simple_websocket", Needs(modes=("reloader", "gthread", "gthread-autodetect"),
                                                    also="WebSocket in the gevent mode (without gevent-websocket)")),
-    "gunicorn": ("gunicorn", Needs(modes=("gthread", "gevent", "gevent-websocket", "multiworker"))),
-    "gevent": ("gevent", Needs(modes=("gevent", "gevent-websocket"))),
-    "packaging": ("packaging", Needs(modes=("gevent", "gevent-websocket"),
+    "gunicorn": ("gunicorn", Needs(modes=GUNICORN_MODES)),
+    "gevent": ("gevent", Needs(modes=("gevent", "gevent-websocket", "gevent-autodetect"))),
+    "packaging": ("packaging", Needs(modes=("gevent", "gevent-websocket", "gevent-autodetect"),
                                      also="gunicorn's gevent worker imports it; the doctor's version checks")),
     "aiohttp": ("aiohttp", Needs(modes=("aiohttp",))),
     "playwright": ("playwright", Needs(clients=("browser",))),
@@ -252,7 +266,7 @@ PACKAGES: dict[str, tuple[str, Needs]] = {
     "websocket-client": ("websocket", Needs(clients=("python",))),
     "pyyaml": ("yaml", Needs(everything=True, also="scenario files")),
     "pytest": ("pytest", Needs(also="make test and the pytest plugin")),
-    "eventlet": ("eventlet", Needs(modes=("eventlet",))),
+    "eventlet": ("eventlet", Needs(modes=("eventlet", "gthread-autodetect", "gevent-autodetect"))),
     "gevent-websocket": ("geventwebsocket", Needs(modes=("gevent-websocket",))),
 }
 OPTIONAL_PACKAGES = ("eventlet", "gevent-websocket")   # unless siolab declares them
@@ -302,7 +316,7 @@ def check_install() -> list[Item]:
     return [Item("siolab (this checkout)", OK, found + ", entry points siolab and pytest11:siolab", True, needs=needs)]
 
 
-def check_traps(declared: dict[str, str], env: Mapping[str, str]) -> list[Item]:
+def check_traps(declared: dict[str, str]) -> list[Item]:
     """The design page's traps, each shown as checked even when it does not apply."""
     items = []
     have = {dist: _version(dist) is not None for dist in
@@ -318,7 +332,7 @@ def check_traps(declared: dict[str, str], env: Mapping[str, str]) -> list[Item]:
             "in your app: SocketIO(app, async_mode=\"gevent\")  (or threading / eventlet; never auto-detected)"
             + ("" if "eventlet" in declared else f"; or: .venv/bin/pip uninstall -y eventlet"),
             "https://flask-socketio.readthedocs.io/en/latest/api.html (async_mode)",
-            Needs(also="apps started with --app that set no async_mode")))
+            Needs(also="apps of yours that set no async_mode (a Mode of your own in the pytest plugin, --app)")))
     else:
         items.append(Item(name, OK, "not both installed", False))
 
@@ -347,29 +361,30 @@ def check_traps(declared: dict[str, str], env: Mapping[str, str]) -> list[Item]:
 def check_gevent_websocket_trap(installed: bool, declared: dict[str, str]) -> Item:
     """With gevent-websocket importable, python-engineio's gevent driver expects its worker:
     under plain `gunicorn -k gevent` the upgrade fails with 500. Measured on the lab's own
-    gevent mode, since that mode may hide the package from its app."""
+    gevent mode. A warning, not a failure: the lab installs gevent-websocket on purpose
+    (mode gevent-websocket) and its gevent mode then shows this trap."""
     name = "trap: gevent-websocket under plain -k gevent"
     needs = Needs(modes=("gevent",), transports=("default", "websocket"),
-                  also="WebSocket in apps run with plain `gunicorn -k gevent`")
+                  also="WebSocket in any app run with plain `gunicorn -k gevent`")
     if not installed:
-        return Item(name, OK, "gevent-websocket not installed", True)
-    fix = ("make the lab's gevent mode keep gevent-websocket away from its app (python-engineio imports it "
-           "whenever it can), or run gevent-websocket's worker: "
+        return Item(name, OK, "gevent-websocket not installed", False)
+    fix = ("run gevent-websocket's worker (mode gevent-websocket): "
            "gunicorn -k geventwebsocket.gunicorn.workers.GeventWebSocketWorker")
     if "gevent-websocket" not in declared:
         fix += "; or: .venv/bin/pip uninstall -y gevent-websocket"
+    version = _version("gevent-websocket")
     try:
         status, detail = _gevent_upgrade_status()
     except Exception as exc:  # noqa: BLE001 - the report says why it could not tell
-        return Item(name, WARNING, f"gevent-websocket {_version('gevent-websocket')}", False,
+        return Item(name, WARNING, f"gevent-websocket {version}", False,
                     f"could not start the gevent mode to measure the upgrade: {type(exc).__name__}: {exc}",
                     fix, "", needs)
-    found = f"gevent-websocket {_version('gevent-websocket')}; the lab's gevent mode answers a WebSocket upgrade with {detail}"
+    found = f"gevent-websocket {version}; the lab's gevent mode answers a WebSocket upgrade with {detail}"
     if status == 101:
-        return Item(name, OK, found, True, needs=needs)
-    return Item(name, MISCONFIGURED, found, True,
+        return Item(name, OK, found, False, needs=needs)
+    return Item(name, WARNING, found, False,
                 "python-engineio uses gevent-websocket whenever it is importable, and plain -k gevent does not "
-                "provide it: the upgrade fails with 500 and clients stay on polling",
+                "provide it: the upgrade fails and clients stay on polling",
                 fix, "https://flask-socketio.readthedocs.io/en/latest/deployment.html#gunicorn-web-server", needs)
 
 
@@ -559,7 +574,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> list[Item]:
     items += check_python(python_spec)
     items += check_install()
     items += check_packages(declared)
-    items += check_traps(declared, env)
+    items += check_traps(declared)
     items += check_browser(env)
     items += check_npm_modules(env)
     items += check_binaries(env)
