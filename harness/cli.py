@@ -26,27 +26,54 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def cmd_run(args) -> int:
-    from .runner import run_scenario
+    from .runner import Planned, new_run_dir, run_plan
 
-    scenario = load_scenario(args.scenario)
+    if args.jobs < 1:
+        raise BadInput(f"--jobs {args.jobs}: at least 1")
+    if args.all == bool(args.scenario):
+        raise BadInput("name one scenario, or --all for the whole catalogue")
+    scenarios = [load_scenario(p) for p in catalogue()] if args.all else [load_scenario(args.scenario)]
     filters = {"mode": _csv(args.mode), "client": _csv(args.client), "fault": _csv(args.fault),
                "transport": _csv(args.transport), "singleton": _csv(args.singleton)}
-    for axis, values in filters.items():
-        known = {c.params.get(axis) for c in scenario.cells}
-        for v in values or []:
-            if v not in known:
-                raise BadInput(f"--{axis} {v}: not in the matrix of {scenario.name} "
-                               f"(has: {', '.join(sorted(k for k in known if k)) or 'none'})")
-    cells = scenario.select(**filters)
-    if not cells:
-        raise BadInput(f"no cell of {scenario.name} matches the given filters")
-    print(f"siolab: {scenario.name}: {len(cells)} cells", file=sys.stderr, flush=True)
-    run_dir = run_scenario(scenario, cells, run_dir=Path(args.out) if args.out else None)
+    if not args.all:
+        for axis, values in filters.items():
+            known = {c.params.get(axis) for c in scenarios[0].cells}
+            for v in values or []:
+                if v not in known:
+                    raise BadInput(f"--{axis} {v}: not in the matrix of {scenarios[0].name} "
+                                   f"(has: {', '.join(sorted(k for k in known if k)) or 'none'})")
+    if args.all:
+        base = Path(args.out) if args.out else new_run_dir("all")
+        plan = [Planned(s, s.select(**filters), base / s.name) for s in scenarios]
+    else:
+        plan = [Planned(scenarios[0], scenarios[0].select(**filters),
+                        Path(args.out) if args.out else new_run_dir(scenarios[0].name))]
+    plan = [p for p in plan if p.cells]
+    if not plan:
+        raise BadInput("no cell matches the given filters")
+    total = sum(len(p.cells) for p in plan)
+    print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells, {args.jobs} at a time",
+          file=sys.stderr, flush=True)
     mark = time.monotonic()
-    result = report_mod.build(run_dir)
-    print(f"report: {time.monotonic() - mark:.1f} s", file=sys.stderr)
-    print_summary(result)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    run_plan(plan, jobs=args.jobs)
+    wall = time.monotonic() - mark
+    mark = time.monotonic()
+    results = [report_mod.build(p.run_dir) for p in plan]
+    print(f"cells: {wall:.1f} s wall; reports: {time.monotonic() - mark:.1f} s", file=sys.stderr)
+    for result in results:
+        print_summary(result)
+    if args.all:
+        print_claims(results)
+        print(f"\nrun folder: {base}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def print_claims(results: list) -> None:
+    """The catalogue's hypothesis board: every claim and its verdict."""
+    print("\nclaims")
+    for r in results:
+        for v in r.claims:
+            print(f"  {r.scenario.name:<28} {v.claim.id:<32} {v.verdict}")
 
 
 def print_summary(r: report_mod.RunReport) -> None:
@@ -120,13 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a scenario's matrix and write the report")
-    r.add_argument("scenario", help="catalogue name (see `siolab list`) or a path to a scenario file")
+    r.add_argument("scenario", nargs="?", help="catalogue name (see `siolab list`) or a path to a scenario file")
+    r.add_argument("--all", action="store_true", help="run the whole catalogue")
+    r.add_argument("--jobs", type=int, default=1, help="cells run side by side (default 1)")
     r.add_argument("--mode", help="only these deployment modes (comma-separated)")
     r.add_argument("--client", help="only these clients: browser, python")
     r.add_argument("--fault", help="only these faults (names from the scenario)")
     r.add_argument("--transport", help="only these transports: polling, websocket, default")
     r.add_argument("--singleton", help="only these singleton variants: naive, fixed")
-    r.add_argument("--out", help="run folder (default: reports/runs/<time>-<scenario>)")
+    r.add_argument("--out", help="run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="rebuild the report of a saved run folder")

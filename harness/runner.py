@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 import time
 import traceback
 from contextlib import ExitStack
@@ -31,6 +32,15 @@ from .versions import versions
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS_DIR = REPO_ROOT / "reports" / "runs"
 LOGIN_USER = "lab-user"
+
+
+# Set on Ctrl-C while cells run in worker threads: each stops at its next step or wait.
+ABORT = threading.Event()
+
+
+def _pause(seconds: float) -> None:
+    if ABORT.wait(seconds):
+        raise KeyboardInterrupt("run aborted")
 
 
 @dataclass
@@ -145,7 +155,7 @@ def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float
         for e in timeline.events:
             if e.t >= after and e.kind == kind and e.src == src and e.data.get("eio_sid") not in old_sids:
                 return True
-        time.sleep(0.02)
+        _pause(0.02)
     return False
 
 
@@ -170,12 +180,14 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
             t_fault = None
             for step in scenario.steps:
                 (kind, args), = step.items()
+                if ABORT.is_set():
+                    raise KeyboardInterrupt("run aborted")
                 timeline.record("harness", "step", {"step": kind, "args": args})
                 mark = time.monotonic()
                 if kind == "open":
                     client.open()
                 elif kind == "sleep":
-                    time.sleep(float(args))
+                    _pause(float(args))
                 elif kind == "wait_for":
                     if not _wait_for(timeline, client.src, args, t_fault):
                         timeline.record("harness", "step.timeout", {"step": kind, "args": args})
@@ -208,14 +220,42 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
     return result
 
 
-def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None = None,
-                 progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> Path:
-    run_dir = run_dir or new_run_dir(scenario.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(scenario.path, run_dir / "scenario.yaml")
-    meta: dict[str, Any] = {"scenario": scenario.name, "started": datetime.now(timezone.utc).isoformat(),
-                            "versions": versions(), "cells": []}
-    needs_browser = any(scenario.client_profile(c)["kind"] == "browser" for c in cells)
+@dataclass
+class Planned:
+    """One scenario of a run: the cells to run and the folder they go to."""
+
+    scenario: Scenario
+    cells: list[Cell]
+    run_dir: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, CellRun] = field(default_factory=dict)
+
+
+def _write_meta(p: Planned) -> None:
+    # Cells in matrix order, whatever order they finished in.
+    p.meta["cells"] = [{"id": c.id, "params": c.params, "seconds": round(r.seconds, 3), "error": r.error,
+                        "phases": {k: round(v, 3) for k, v in r.phases.items()}}
+                       for c in p.cells if (r := p.results.get(c.id))]
+    (p.run_dir / "run.json").write_text(json.dumps(p.meta, indent=2))
+
+
+def run_plan(plan: list[Planned], *, jobs: int = 1,
+             progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> None:
+    """Run every cell of every planned scenario, `jobs` cells at a time.
+
+    Cells share nothing a fault could touch: each has its own supervisor, ports, proxy and
+    browser context; only the browser process is shared (one per run).
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    for p in plan:
+        p.run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p.scenario.path, p.run_dir / "scenario.yaml")
+        p.meta = {"scenario": p.scenario.name, "started": datetime.now(timezone.utc).isoformat(),
+                  "versions": versions(), "jobs": jobs, "cells": []}
+    work = [(p, c) for p in plan for c in p.cells]
+    width = len(str(len(work)))
+    needs_browser = any(p.scenario.client_profile(c)["kind"] == "browser" for p, c in work)
     with ExitStack() as stack:
         browser = None
         if needs_browser:
@@ -223,15 +263,46 @@ def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None 
 
             mark = time.monotonic()
             browser = stack.enter_context(BrowserDriver())
-            meta["browser_start_s"] = round(time.monotonic() - mark, 3)
-        for i, cell in enumerate(cells, 1):
-            progress(f"[{i}/{len(cells)}] {cell.id} …")
-            res = run_cell(scenario, cell, run_dir, browser)
+            for p in plan:
+                p.meta["browser_start_s"] = round(time.monotonic() - mark, 3)
+        done = 0
+
+        def one(p: Planned, cell: Cell) -> tuple[Planned, CellRun]:
+            if jobs == 1:
+                progress(f"[{done + 1:>{width}}/{len(work)}] {p.scenario.name} {cell.id} …")
+            return p, run_cell(p.scenario, cell, p.run_dir, browser)
+
+        def finished(p: Planned, res: CellRun) -> None:
+            nonlocal done
+            done += 1
+            p.results[res.cell.id] = res
             status = f"error: {res.error.splitlines()[0]}" if res.error else "done"
-            progress(f"[{i}/{len(cells)}] {cell.id}: {status} ({res.seconds:.1f} s)")
-            meta["cells"].append({"id": cell.id, "params": cell.params, "seconds": round(res.seconds, 3),
-                                  "error": res.error, "phases": {k: round(v, 3) for k, v in res.phases.items()}})
-            (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    meta["finished"] = datetime.now(timezone.utc).isoformat()
-    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
-    return run_dir
+            progress(f"[{done:>{width}}/{len(work)}] {p.scenario.name} {res.cell.id}: {status} ({res.seconds:.1f} s)")
+            _write_meta(p)
+
+        if jobs == 1:
+            for p, cell in work:
+                finished(*one(p, cell))
+        else:
+            # Worker threads live until every cell is done: the children's PDEATHSIG follows
+            # the thread that started them.
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(one, p, c) for p, c in work]
+                try:
+                    for fut in as_completed(futures):
+                        finished(*fut.result())
+                except KeyboardInterrupt:
+                    ABORT.set()
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+    for p in plan:
+        p.meta["finished"] = datetime.now(timezone.utc).isoformat()
+        _write_meta(p)
+
+
+def run_scenario(scenario: Scenario, cells: list[Cell], *, run_dir: Path | None = None, jobs: int = 1,
+                 progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> Path:
+    planned = Planned(scenario, cells, run_dir or new_run_dir(scenario.name))
+    run_plan([planned], jobs=jobs, progress=progress)
+    return planned.run_dir
