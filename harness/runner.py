@@ -49,6 +49,7 @@ class CellRun:
     dir: Path
     seconds: float = 0.0
     error: str | None = None
+    error_kind: str | None = None    # "start": the server never became healthy (a finding, not a lab failure)
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -204,6 +205,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
                 result.phases[label] = result.phases.get(label, 0.0) + time.monotonic() - mark
         except StartupError as exc:
             result.error = f"start failure: {exc}"
+            result.error_kind = "start"
             timeline.record("harness", "cell.error", {"error": result.error})
         except KeyboardInterrupt:
             timeline.record("harness", "cell.error", {"error": "interrupted"})
@@ -234,6 +236,7 @@ class Planned:
 def _write_meta(p: Planned) -> None:
     # Cells in matrix order, whatever order they finished in.
     p.meta["cells"] = [{"id": c.id, "params": c.params, "seconds": round(r.seconds, 3), "error": r.error,
+                        "error_kind": r.error_kind,
                         "phases": {k: round(v, 3) for k, v in r.phases.items()}}
                        for c in p.cells if (r := p.results.get(c.id))]
     (p.run_dir / "run.json").write_text(json.dumps(p.meta, indent=2))

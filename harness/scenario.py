@@ -35,7 +35,7 @@ PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "he
                   "transports": list}
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
-            "reconnection_delay_ms": int, "cors_origins": str}
+            "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str}
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes"}
 

@@ -75,7 +75,7 @@ def test_scenario_expectations_hold(path, tmp_path, chromium_path):
     assert proc.returncode == 0, proc.stdout[-6000:]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["ok"] is True
-    assert all(c["error"] is None for c in report["cells"])
+    assert all(c["ok"] for c in report["cells"])
     assert (run_dir / "report.md").read_text().startswith("# ")
     for cell in report["cells"]:
         if cell["params"]["client"] == "browser":

@@ -118,3 +118,32 @@ def reset_vs_listen(v: CellView) -> Finding:
     if ups and ups[0].t < resets[0].t:
         return Finding("after", [ups[0], resets[0]])
     return Finding("before", resets[:1] + ups[:1])
+
+
+def _early_exit(v: CellView):
+    """A server process that exited before it ever answered a handshake."""
+    ready = {e.data.get("name") for e in v.of("proc.ready", src="server")}
+    for e in v.of("proc.exit", src="server"):
+        if e.data.get("name") not in ready:
+            return e
+    return None
+
+
+@metric("start_failed", "the server never became healthy: its process exited before answering a handshake")
+def start_failed(v: CellView) -> Finding:
+    e = _early_exit(v)
+    return Finding(e is not None, [e] if e else [])
+
+
+@metric("start_failure_cause", "the server's last log line before it exited without ever answering")
+def start_failure_cause(v: CellView) -> Finding:
+    e = _early_exit(v)
+    if e is None:
+        return Finding(None)
+    lines = [x for x in v.of("log", src="server", before=e.t + 0.5)
+             if x.data.get("name") == e.data.get("name") and str(x.data.get("line", "")).strip()]
+    # The app's own message names the setting; gunicorn adds its own lines after it.
+    named = [x for x in lines if "SIOLAB_" in str(x.data.get("line"))]
+    pick = (named or lines)[-1:] if lines else []
+    return Finding(pick[0].data.get("line") if pick else None, pick + [e])
+
