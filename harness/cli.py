@@ -80,7 +80,7 @@ def print_summary(r: report_mod.RunReport) -> None:
     print()
     width = max(len(c.cell.id) for c in r.cells)
     for c in r.cells:
-        if c.error and not c.judged:
+        if c.error and not getattr(c, "judged", False):
             status = "ERROR  " + c.error.splitlines()[0][:100]
         else:
             failed = [x for x in c.checks if not x.ok]
