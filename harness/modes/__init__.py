@@ -9,7 +9,7 @@ from __future__ import annotations
 from .aiohttp import AiohttpMode
 from .base import LaunchSpec, Mode, ServerSettings
 from .eventlet import EventletMode
-from .gevent import GeventMode
+from .gevent import GeventMode, GeventWithGeventWebsocketMode
 from .gevent_autodetect import GeventAutodetectMode
 from .gevent_websocket import GeventWebSocketMode
 from .gthread import GthreadMode
@@ -23,6 +23,7 @@ MODES: dict[str, Mode] = {mode.name: mode for mode in (
     EventletMode(), GeventWebSocketMode(), NodeMode(),
     # The traps: they start, but do not serve Socket.IO as the modes above do.
     GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
+    GeventWithGeventWebsocketMode(),
 )}
 
 

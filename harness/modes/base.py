@@ -97,3 +97,15 @@ class Mode:
     def __repr__(self) -> str:
         return f"<Mode {self.name}: {self.description}>"
 
+
+
+ABSENT_MODULES_DIR = REPO_ROOT / "servers" / "absent_modules"
+
+
+def with_absent_modules(spec: LaunchSpec, modules: str) -> LaunchSpec:
+    """The same launch, with `modules` (comma-separated) made absent in the child, exactly as if
+    not installed (servers/absent_modules/sitecustomize.py): one venv can stand for several."""
+    env = dict(spec.env)
+    env["SIOLAB_ABSENT_MODULES"] = modules
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ABSENT_MODULES_DIR), env.get("PYTHONPATH", "")) if p)
+    return LaunchSpec(argv=spec.argv, env=env, cwd=spec.cwd)

@@ -2,16 +2,18 @@
 
     gunicorn -k gevent -w 1 servers.reference_app.wsgi:app
 
-Without gevent-websocket installed (the case here) python-engineio serves WebSocket
-through simple-websocket on gevent's primitives; with gevent-websocket installed, plain
-`-k gevent` fails the upgrade with a 500 and clients stay on polling.
+As a team runs it that never installed gevent-websocket: python-engineio serves WebSocket
+through simple-websocket on gevent's primitives, and the upgrade works. The lab's venv has
+gevent-websocket (mode `gevent-websocket` needs it), so it is made absent in this process
+(servers/absent_modules). With it installed, plain `-k gevent` answers every upgrade with 500:
+that trap is mode `gevent-gws-installed`.
 gunicorn 27's gevent worker needs `packaging` (gunicorn[gevent]).
 """
 from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
 
 
 class GeventMode(Mode):
@@ -28,4 +30,21 @@ class GeventMode(Mode):
             "-b", f"{host}:{port}",
             "servers.reference_app.wsgi:app",
         ]
-        return self.spec(argv, settings)
+        return with_absent_modules(self.spec(argv, settings), "geventwebsocket")
+
+
+class GeventWithGeventWebsocketMode(GeventMode):
+    """The trap: plain `-k gevent` while gevent-websocket is installed.
+
+    python-engineio's gevent driver then expects gevent-websocket's handler; every WebSocket
+    upgrade answers 500 (RuntimeError "The gevent-websocket server is not configured
+    appropriately") and clients stay on polling.
+    """
+
+    name = "gevent-gws-installed"
+    description = "gunicorn -k gevent -w 1 with gevent-websocket installed (upgrade fails: 500)"
+
+    def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
+        spec = super().launch(host, port, settings)
+        env = {k: v for k, v in spec.env.items() if k != "SIOLAB_ABSENT_MODULES"}
+        return LaunchSpec(argv=spec.argv, env=env, cwd=spec.cwd)

@@ -16,21 +16,10 @@ simple_websocket package); the gunicorn worker exits 3 and the master stops with
 """
 from __future__ import annotations
 
-import os
-
-from .base import REPO_ROOT, LaunchSpec, ServerSettings
+from .base import LaunchSpec, ServerSettings, with_absent_modules
 from .gthread import GthreadMode
 
-ABSENT_MODULES_DIR = REPO_ROOT / "servers" / "absent_modules"
 ABSENT = "simple_websocket"
-
-
-def with_absent_modules(spec: LaunchSpec, modules: str) -> LaunchSpec:
-    """The same launch, with `modules` (comma-separated) made absent in the child."""
-    env = dict(spec.env)
-    env["SIOLAB_ABSENT_MODULES"] = modules
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ABSENT_MODULES_DIR), env.get("PYTHONPATH", "")) if p)
-    return LaunchSpec(argv=spec.argv, env=env, cwd=spec.cwd)
 
 
 class GthreadNoSimpleWebsocketMode(GthreadMode):

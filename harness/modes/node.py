@@ -25,6 +25,7 @@ class NodeMode(Mode):
     async_mode = "node"
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
-        # "node" as a last resort: the supervisor then reports the missing binary itself.
+        # Without node on PATH, starting this fails with FileNotFoundError naming "node";
+        # callers that skip missing components check node_binary() first.
         argv = [node_binary() or "node", str(SERVER_JS), "--host", host, "--port", str(port)]
         return self.spec(argv, settings)

@@ -10,7 +10,7 @@ python-engineio requires simple-websocket, so pip always installs it into the ve
 - `import simple_websocket` raises the import system's own
   `ModuleNotFoundError: No module named 'simple_websocket'` (no finder returns a spec);
 - `importlib.util.find_spec("simple_websocket")` returns None;
-- `importlib.metadata` finds no `simple-websocket` distribution.
+- `importlib.metadata` finds no distribution that provides it (`simple-websocket`).
 Every finder on `sys.meta_path` is wrapped so that it declines the hidden names (a single
 finder in front cannot make the finders behind it decline). Other names go through untouched.
 A `sitecustomize` later on sys.path (none in this venv) is shadowed by this one.
@@ -48,11 +48,14 @@ class _Declining:
         return (d for d in find(context) if not self._hidden(d))
 
     def _hidden(self, dist) -> bool:
+        """A distribution that provides an absent module (top_level.txt), or is named like one."""
         try:
             name = dist.metadata["Name"] or ""
+            top_level = (dist.read_text("top_level.txt") or "").split()
         except Exception:  # noqa: BLE001 -- a broken dist-info is not ours to judge
             return False
-        return name.lower().replace("-", "_").replace(".", "_") in self._absent
+        return bool(self._absent.intersection(top_level)) or \
+            name.lower().replace("-", "_").replace(".", "_") in self._absent
 
     def invalidate_caches(self):
         invalidate = getattr(self._finder, "invalidate_caches", None)

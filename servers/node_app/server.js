@@ -147,7 +147,8 @@ function parseArgs(argv) {
     args[flag.slice(2)] = value;
   }
   if (args.port === null || !/^\d+$/.test(args.port) || Number(args.port) > 65535) {
-    process.stderr.write(`${usage}\nserver.js: error: --port needs a port number, got ${args.port}\n`);
+    const problem = args.port === null ? "--port is required" : `--port needs a port number, got ${args.port}`;
+    process.stderr.write(`${usage}\nserver.js: error: ${problem}\n`);
     process.exit(EXIT_USAGE);
   }
   args.port = Number(args.port);
@@ -164,7 +165,8 @@ const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 class Template {
   constructor(file) {
     this.file = file;
-    const source = fs.readFileSync(file, "utf8");
+    // Jinja drops one trailing newline of a template (keep_trailing_newline=False).
+    const source = fs.readFileSync(file, "utf8").replace(/\r?\n$/, "");
     const tokens = source.split(/(\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}|\{#[\s\S]*?#\})/);
     this.parent = null;
     this.blocks = {};
@@ -260,7 +262,7 @@ function pythonJson(value) {
 
 // --- pages (servers/reference_app/pages.py) ---------------------------------
 
-const SINGLETON_VARIANTS = ["naive", "fixed"];
+const SINGLETON_VARIANTS = ["naive", "fixed", "backoff"];
 const TRANSPORTS = { default: null, polling: ["polling"], websocket: ["websocket"] };
 const NAMESPACES = ["/", "/chat"];
 
@@ -332,12 +334,22 @@ function cookieSession(secret) {
 
 // --- the app -----------------------------------------------------------------
 
+// The version of the package `require(name)` loads (its package.json need not be exported).
 function packageVersion(name) {
   try {
-    return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
+    let dir = path.dirname(require.resolve(name));
+    while (dir !== path.dirname(dir)) {
+      const file = path.join(dir, "package.json");
+      if (fs.existsSync(file)) {
+        const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+        if (pkg.name === name) return pkg.version;
+      }
+      dir = path.dirname(dir);
+    }
   } catch (err) {
-    return null;
+    // not installed: left out
   }
+  return null;
 }
 
 function safeNext(target) {
@@ -538,12 +550,13 @@ function main() {
         "pages will not load socket.io-client (run npm install)");
     }
   });
-  const stop = (signal) => {
-    log("INFO", `${signal}: closing`);
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  // Logged, then Node's own default: the process dies by the signal (exit status -N).
+  for (const signal of ["SIGTERM", "SIGINT"]) {
+    process.once(signal, () => {
+      log("INFO", `${signal}: exiting`);
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 main();

@@ -29,7 +29,7 @@ from .settings import AUTO_ASYNC_MODE, Settings, load_or_exit
 APP_NAME = "reference"
 CHAT_ROOM = "lobby"
 VERSION_KEYS = ("flask", "flask_socketio", "socketio", "engineio", "werkzeug", "gunicorn",
-                "gevent", "simple_websocket")
+                "gevent", "gevent_websocket", "eventlet", "simple_websocket")
 
 log = logging.getLogger("siolab.reference")
 

@@ -23,6 +23,8 @@ _DISTRIBUTIONS = {
     "werkzeug": "werkzeug",
     "gunicorn": "gunicorn",
     "gevent": "gevent",
+    "gevent_websocket": "gevent-websocket",
+    "eventlet": "eventlet",
     "simple_websocket": "simple-websocket",
     "aiohttp": "aiohttp",
 }
