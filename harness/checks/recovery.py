@@ -147,3 +147,10 @@ def start_failure_cause(v: CellView) -> Finding:
     pick = (named or lines)[-1:] if lines else []
     return Finding(pick[0].data.get("line") if pick else None, pick + [e])
 
+
+
+@metric("sio_disconnects", "disconnects the client did not ask for, over the whole cell")
+def sio_disconnects(v: CellView) -> Finding:
+    # "io client disconnect" (browser) / "client disconnect" (python): the lab closing the client.
+    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES) if "client disconnect" not in str(e.data.get("reason"))]
+    return Finding(len(ds), ds[:3])

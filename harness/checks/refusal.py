@@ -80,3 +80,28 @@ def time_to_disconnect(v: CellView) -> Finding:
         return Finding(None)
     ds = v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
     return Finding(round(ds[0].t - v.t_fault, 3) if ds else None, [v.fault_begin] + ds[:1])
+
+
+@metric("final_transport", "the transport of the client's last connect or upgrade")
+def final_transport(v: CellView) -> Finding:
+    es = v.of("sio.connect", src=CLIENT_SOURCES) + v.of("sio.upgrade", src=CLIENT_SOURCES)
+    if not es:
+        return Finding(None)
+    last = max(es, key=lambda e: e.t)
+    return Finding(last.data.get("transport"), [last])
+
+
+@metric("upgrade_status", "HTTP status of a failed WebSocket upgrade, from the browser's error text or the server log")
+def upgrade_status(v: CellView) -> Finding:
+    import re
+
+    for e in v.of("ws.error", src="browser"):
+        m = re.search(r"response code: (\d{3})", str(e.data.get("error")))
+        if m:
+            return Finding(int(m.group(1)), [e])
+    for e in v.of("log", src="server"):
+        line = str(e.data.get("line"))
+        m = re.search(r'"GET /socket\.io/\?[^"]*transport=websocket[^"]*" (\d{3})', line)
+        if m and m.group(1) != "101":
+            return Finding(int(m.group(1)), [e])
+    return Finding(None)
