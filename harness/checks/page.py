@@ -1,0 +1,38 @@
+"""The page as a person sees it: what its own scripts returned, and where its console errors come from."""
+from __future__ import annotations
+
+from . import Finding, metric
+from .cell_view import CellView
+
+SOCKET_MARKS = ("/socket.io/", "websocket", "socket.io")
+
+
+def _console_errors(v: CellView):
+    return [e for e in v.of("console", src="browser") if e.data.get("level") == "error"
+            and not str(e.data.get("url", "")).startswith("siolab:")]
+
+
+def _from_socket(e) -> bool:
+    text = f"{e.data.get('text', '')} {e.data.get('url', '')}".lower()
+    return any(mark in text for mark in SOCKET_MARKS)
+
+
+@metric("page_result", "the state returned by the last script the scenario ran in the page (e.g. runBackup())")
+def page_result(v: CellView) -> Finding:
+    es = v.of("browser.eval", src="harness")
+    if not es:
+        return Finding(None)
+    result = es[-1].data.get("result")
+    return Finding(result.get("state") if isinstance(result, dict) else result, es[-1:])
+
+
+@metric("console_errors_not_socket", "console errors of the page that do not come from Socket.IO")
+def console_errors_not_socket(v: CellView) -> Finding:
+    es = [e for e in _console_errors(v) if not _from_socket(e)]
+    return Finding(len(es), es[:5])
+
+
+@metric("console_errors_socket", "console errors of the page that come from Socket.IO (its requests, its WebSocket)")
+def console_errors_socket(v: CellView) -> Finding:
+    es = [e for e in _console_errors(v) if _from_socket(e)]
+    return Finding(len(es), es[:5])
