@@ -88,6 +88,7 @@ class _Client:
             transports = self.profile["transports"] or {"polling": ["polling"], "websocket": ["websocket"]}.get(self.transport)
             self.py = PythonClient(timeline, topology.base_url, transports=transports,
                                    headers=self._python_headers(), namespace=self.profile["namespace"],
+                                   max_emit_bytes=self.profile["max_emit_bytes"],
                                    reconnection_delay=settings.reconnection_delay_ms / 1000)
             stack.callback(self.py.close)
 
@@ -135,6 +136,7 @@ class _Client:
     def python_step(self, action: str, value) -> None:
         if self.kind != "python":
             return
+        self.timeline.record("harness", "client.action", {"action": action, "args": {k: v for k, v in value.items()} if isinstance(value, dict) else value})
         if action == "emit":
             data = value.get("data")
             if "bytes" in value:
@@ -177,6 +179,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
             result.phases["server start"] = time.monotonic() - mark
             mark = time.monotonic()
             client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)
+            topology.clients.append(client)
             result.phases["client start"] = time.monotonic() - mark
             t_fault = None
             for step in scenario.steps:

@@ -32,7 +32,7 @@ PYTHON_ACTIONS = {"emit": dict, "disconnect": bool}
 PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "repeat": int,
                 "concurrency": int, "timeout": (int, float)}
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
-                  "transports": list}
+                  "transports": list, "max_emit_bytes": int}
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str}
@@ -103,7 +103,8 @@ class Scenario:
 
     def client_profile(self, cell: Cell) -> dict[str, Any]:
         """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
-        profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None}
+        profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None,
+                   "max_emit_bytes": None}
         profile.update(self.clients[cell.params["client"]])
         return profile
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -137,10 +137,11 @@ class ProxyFront:
 
 @dataclass
 class Topology:
-    """What one cell runs: a server, and optionally a proxy; `port` is what clients dial."""
+    """What one cell runs: a server, optionally a proxy, and the clients; `port` is what clients dial."""
 
     server: Server
     proxy: ProxyFront | None
+    clients: list = field(default_factory=list)   # the runner's cell clients, for client-side faults
 
     @property
     def port(self) -> int:

@@ -28,7 +28,9 @@ def _handshakes(v: CellView, after: float, before: float):
 def disconnect_reason(v: CellView) -> Finding:
     if v.t_fault is None:
         return Finding(None)
-    ds = v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
+    # The lab closing the client at the end ("io client disconnect" / "client disconnect") is no drop.
+    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
+          if "client disconnect" not in str(e.data.get("reason"))]
     return Finding(ds[0].data.get("reason") if ds else None, ds[:1])
 
 

@@ -78,7 +78,8 @@ def console_errors(v: CellView) -> Finding:
 def time_to_disconnect(v: CellView) -> Finding:
     if v.t_fault is None:
         return Finding(None)
-    ds = v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
+    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
+          if "client disconnect" not in str(e.data.get("reason"))]
     return Finding(round(ds[0].t - v.t_fault, 3) if ds else None, [v.fault_begin] + ds[:1])
 
 

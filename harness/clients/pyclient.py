@@ -74,13 +74,15 @@ class PythonClient:
 
     def __init__(self, timeline: Timeline, url: str, *, transports: list[str] | None = None,
                  headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
-                 namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5):
+                 namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5,
+                 max_emit_bytes: int | None = None):
         self.timeline = timeline
         self.url = url
         self.transports = transports
         self.headers = headers
         self.namespace = namespace
         self.wait_timeout = wait_timeout
+        self.max_emit_bytes = max_emit_bytes   # a capped client refuses to send more than this
         self.sio = socketio.Client(
             reconnection=True, reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(reconnection_delay, 5),
@@ -121,6 +123,10 @@ class PythonClient:
 
     def emit(self, event: str, data=None) -> None:
         """Emit on the client's namespace; a failure (not connected) is recorded, not raised."""
+        size = len(data) if isinstance(data, (str, bytes)) else None
+        if self.max_emit_bytes is not None and size is not None and size > self.max_emit_bytes:
+            self.timeline.record("pyclient", "sio.emit_refused", {"event": event, "bytes": size, "cap": self.max_emit_bytes})
+            return
         try:
             self.sio.emit(event, data, namespace=self.namespace)
             self.timeline.record("pyclient", "sio.emit", {"event": event, "namespace": self.namespace,

@@ -54,3 +54,20 @@ class Stall(Fault):
         time.sleep(self.stall_s)
         topology.server.resume()
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+
+@register
+@dataclass
+class ClientEmit(Fault):
+    """The cell's own Python client emits `bytes` of payload at once (an unbounded frame)."""
+
+    type = "client-emit"
+    description = "the Python client emits an event with a payload of `bytes` bytes"
+    event: str = "message"
+    bytes: int = 2_000_000
+
+    def inject(self, topology, timeline) -> None:
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        for client in topology.clients:
+            client.python_step("emit", {"event": self.event, "bytes": self.bytes})
+        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
