@@ -36,3 +36,24 @@ def console_errors_not_socket(v: CellView) -> Finding:
 def console_errors_socket(v: CellView) -> Finding:
     es = [e for e in _console_errors(v) if _from_socket(e)]
     return Finding(len(es), es[:5])
+
+
+@metric("events_after_fault", "events the server sent to the client after the fault (e.g. the echo of its own message)")
+def events_after_fault(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(0)
+    es = [e for e in v.of("sio.event", src="pyclient", after=v.t_fault)]
+    return Finding(len(es), es[:3])
+
+
+@metric("large_post_status", "status of the first request after the fault carrying more than 10 KB (a big polling POST)")
+def large_post_status(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    for req in v.of("http.request", after=v.t_fault):
+        if (req.data.get("bytes") or 0) > 10_000:
+            out = v.outcome(req)
+            if out is None:
+                return Finding("no answer", [req])
+            return Finding(out.data.get("status") if out.kind == "http.response" else out.data.get("error"), [req, out])
+    return Finding(None)

@@ -57,6 +57,7 @@ class RecordingSession(requests.Session):
         req = dict(fields)
         if body:
             req["body"] = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:BODY_LIMIT]
+            req["bytes"] = len(body)
         self.timeline.record(self.src, "http.request", req)
         try:
             resp = super().request(method, url, *args, **kwargs)
