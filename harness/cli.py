@@ -5,6 +5,7 @@ Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run), 2
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -63,6 +64,7 @@ def cmd_run(args) -> int:
     for result in results:
         print_summary(result)
     if args.all:
+        report_mod.write_index(base, [r.run_dir for r in results])
         print_claims(results)
         print(f"\nrun folder: {base}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
@@ -142,6 +144,29 @@ def cmd_doctor(args) -> int:
     return run_doctor(as_json=args.json)
 
 
+def cmd_diagnose(args) -> int:
+    """Import captures (HAR, console copy, server logs), judge them, write the diagnosis; 0 with a result."""
+    from .diagnose import CaptureError, diagnose
+    from .reports import diagnosis as diagnosis_report
+
+    try:
+        result = diagnose(args.files)
+    except CaptureError as exc:
+        raise BadInput(str(exc)) from None
+    out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "reports" / "runs" / \
+        f"{time.strftime('%Y%m%d-%H%M%S')}-diagnose"
+    try:
+        paths = diagnosis_report.write(result, out)
+    except OSError as exc:
+        raise BadInput(f"{out}: cannot write the diagnosis ({exc.strerror or exc})") from None
+    try:
+        print(diagnosis_report.render_text(result))
+        print(f"report: {paths['md']}", flush=True)
+    except BrokenPipeError:  # `siolab diagnose … | head`
+        sys.stdout = open(os.devnull, "w")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="siolab", description="Socket.IO incident lab: replay an RCA against real servers, faults and clients.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -176,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check that this machine has everything a run needs; exit 1 if not")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.set_defaults(func=cmd_doctor)
+
+    g = sub.add_parser("diagnose", help="name the likely cause in a real capture (HAR, console copy, server logs)")
+    g.add_argument("files", nargs="+", metavar="FILE", help="HAR (Chrome, Firefox), browser console copy, server log")
+    g.add_argument("--out", help="folder for the diagnosis (default: reports/runs/<time>-diagnose)")
+    g.set_defaults(func=cmd_diagnose)
     return p
 
 

@@ -31,7 +31,7 @@ SECRET_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-auth
 DEFAULT_NAMES = frozenset({
     *SECRET_HEADERS, "x-api-key", "x-auth-token", "x-csrf-token", "x-xsrf-token",
     "session", "token", "access_token", "refresh_token", "id_token", "auth", "password", "passwd",
-    "secret", "client_secret", "api_key", "apikey",
+    "secret", "secret_key", "client_secret", "api_key", "apikey",
 })
 NEVER = frozenset({"sid", "eio", "transport", "t"})
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from .clients import probe
 from .faults.registry import build_fault
+from .redaction import redact_text
 from .modes.base import ServerSettings
 from .scenario import Cell, Scenario
 from .supervisor import StartupError, Supervisor
@@ -238,7 +239,8 @@ class Planned:
 
 def _write_meta(p: Planned) -> None:
     # Cells in matrix order, whatever order they finished in.
-    p.meta["cells"] = [{"id": c.id, "params": c.params, "seconds": round(r.seconds, 3), "error": r.error,
+    p.meta["cells"] = [{"id": c.id, "params": c.params, "seconds": round(r.seconds, 3),
+                        "error": redact_text(r.error) if r.error else None,
                         "error_kind": r.error_kind,
                         "phases": {k: round(v, 3) for k, v in r.phases.items()}}
                        for c in p.cells if (r := p.results.get(c.id))]

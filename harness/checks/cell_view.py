@@ -84,4 +84,4 @@ class CellView:
         return windows
 
     def is_socketio(self, e: Event) -> bool:
-        return "/socket.io" in str(e.data.get("path") or e.data.get("url") or "")
+        return "/socket.io/" in str(e.data.get("path") or e.data.get("url") or "")

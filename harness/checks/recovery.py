@@ -15,7 +15,7 @@ def _new_connect(v: CellView):
 
 
 def _is_handshake(e) -> bool:
-    return e.kind == "http.request" and not e.data.get("sid") and "/socket.io" in str(e.data.get("path") or e.data.get("url"))
+    return e.kind == "http.request" and not e.data.get("sid") and "/socket.io/" in str(e.data.get("path") or e.data.get("url"))
 
 
 def _handshakes(v: CellView, after: float, before: float):

@@ -12,10 +12,11 @@ from typing import Any
 
 from .. import timeline as tl
 from ..checks import Finding, measure
-from ..checks.cell_view import CellView
+from ..checks.cell_view import CLIENT_SOURCES, CellView
 from ..checks.judge import CheckResult, ClaimVerdict, check_expectations, judge_claims
 from ..scenario import Cell, Scenario, ScenarioError
 from ..scenario import load as load_scenario
+from .wording import is_socketio
 
 ARTIFACT_PATTERNS = ("timeline.jsonl", "browser.har", "trace.zip", "logs/*.log")
 
@@ -30,10 +31,17 @@ class CellReport:
     t_fault: float | None = None
     events: list[tl.Event] = field(default_factory=list, repr=False)
     artifacts: list[str] = field(default_factory=list)   # paths relative to the run folder
+    kind: str = ""                                       # the client's kind: browser or python
+    error_kind: str | None = None                        # "start": the server never became healthy
+
+    @property
+    def judged(self) -> bool:
+        """Ran to the end, or failed to start where the scenario judges exactly that (start_failed)."""
+        return self.error is None or (self.error_kind == "start" and any(c.metric == "start_failed" for c in self.checks))
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(c.ok for c in self.checks)
+        return self.judged and all(c.ok for c in self.checks)
 
     @property
     def id(self) -> str:
@@ -41,7 +49,26 @@ class CellReport:
 
     @property
     def client(self) -> str:
-        return self.cell.params.get("client", "")
+        """browser or python (a scenario's client profile resolved to its kind)."""
+        return self.kind or self.cell.params.get("client", "")
+
+    @property
+    def t_zero(self) -> float | None:
+        """What times are shown relative to: the fault, or else the client's first Socket.IO request,
+        or else the start of the cell."""
+        return self._zero()[0]
+
+    def _zero(self) -> tuple[float | None, str]:
+        if self.t_fault is not None:
+            return self.t_fault, "since the fault"
+        for e in self.events:
+            if e.kind in ("http.request", "ws.open") and e.src in CLIENT_SOURCES and is_socketio(e.data):
+                return e.t, "since the first Socket.IO request"
+        return (self.events[0].t if self.events else None), "since the cell started"
+
+    @property
+    def zero_label(self) -> str:
+        return self._zero()[1]
 
     def figure(self, name: str) -> Any:
         f = self.findings.get(name)
@@ -64,12 +91,32 @@ class RunReport:
     def by_id(self) -> dict[str, CellReport]:
         return {c.cell.id: c for c in self.cells}
 
+    @property
+    def has_faults(self) -> bool:
+        return bool(self.scenario.faults)
+
+    def referenced_figures(self) -> list[str]:
+        """The figures the scenario's expectations and claims name, in the order they first appear."""
+        names: list[str] = []
+        for exp in self.scenario.expectations:
+            names += list(exp.that)
+        for claim in self.scenario.claims:
+            names += list(claim.supported_if) + list(claim.refuted_if)
+        return list(dict.fromkeys(names))
+
 
 def _artifacts(run_dir: Path, cell_dir: Path) -> list[str]:
     found = []
     for pattern in ARTIFACT_PATTERNS:
         found += sorted(str(p.relative_to(run_dir)) for p in cell_dir.glob(pattern) if p.is_file())
     return found
+
+
+def _kind(scenario: Scenario, cell: Cell) -> str:
+    try:
+        return str(scenario.client_profile(cell)["kind"])
+    except (AttributeError, KeyError):  # a run folder from before client profiles
+        return cell.params.get("client", "")
 
 
 def judge_run(run_dir: Path) -> RunReport:
@@ -92,6 +139,7 @@ def judge_run(run_dir: Path) -> RunReport:
         findings = measure(events)
         checks = check_expectations(cell, findings, scenario.expectations)
         cells.append(CellReport(cell, entry.get("error"), entry.get("seconds", 0.0), findings, checks,
-                                CellView(events).t_fault, events, _artifacts(run_dir, cell_dir)))
-    claims = judge_claims([(c.cell, c.findings) for c in cells if c.error is None], scenario.claims)
+                                CellView(events).t_fault, events, _artifacts(run_dir, cell_dir), _kind(scenario, cell),
+                                entry.get("error_kind")))
+    claims = judge_claims([(c.cell, c.findings) for c in cells if c.judged], scenario.claims)
     return RunReport(run_dir, scenario, meta, cells, claims)

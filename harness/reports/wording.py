@@ -24,15 +24,22 @@ def plain(value: Any, limit: int = 80) -> str:
     return fmt(value, limit).replace("\\|", "|")
 
 
+def is_socketio(d: dict[str, Any]) -> bool:
+    """A Socket.IO request (the default path or any with `EIO=`), not the client library /socket.io.min.js."""
+    url = str(d.get("url") or d.get("path") or "")
+    path = str(d.get("path") or url.split("?", 1)[0])
+    return "/socket.io/" in path or path.endswith("/socket.io") or "EIO=" in url
+
+
 def rel_time(e: Event, t_zero: float | None) -> str:
     return f"{e.t - t_zero:+.3f} s" if t_zero is not None else f"{e.t:.3f} s"
 
 
 def request_name(d: dict[str, Any]) -> str:
     """`POST close`, `GET poll`, `GET handshake`, or method and path for other requests."""
-    path = str(d.get("path") or d.get("url") or "")
+    path = str(d.get("path") or _path(d.get("url")))
     method = d.get("method") or "?"
-    if "/socket.io" not in path:
+    if not is_socketio(d):
         return f"{method} {path}"
     if not d.get("sid"):
         return f"{method} handshake"

@@ -1,0 +1,21 @@
+"""Something between the browser and the server drops the WebSocket upgrade: every
+WebSocket fails and the client stays on polling."""
+from __future__ import annotations
+
+from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
+from .view import CaptureView
+
+
+@fingerprint("websocket-blocked", "A proxy or the server refuses the WebSocket upgrade; the client stays on polling")
+def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
+    opened = [e for e in view.client_events if e.kind == "ws.open"]
+    failed = [e for e in view.client_events if e.kind == "ws.error"]
+    if opened:
+        return Result(cause, RULED_OUT, f"{len(opened)} WebSocket{'s' if len(opened) != 1 else ''} opened", opened[:1])
+    if failed:
+        error = str(failed[0].data.get("error"))
+        # The lab measures one such case: plain `gunicorn -k gevent` answers the WebSocket handshake with 500.
+        replay = {"mode": "gevent", "transport": "websocket"} if "500" in error else {}
+        return Result(cause, LIKELY, f"{len(failed)} WebSocket attempts failed and none opened: {error[:80]!r}",
+                      failed[:2], replay, scenarios=("connect-refused",) if replay else ())
+    return Result(cause, NO_EVIDENCE, "no WebSocket was attempted (polling only, or not in the capture)")
