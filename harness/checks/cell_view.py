@@ -28,6 +28,12 @@ class CellView:
         return [e for e in self.events if e.kind == kind and (not srcs or e.src in srcs)
                 and (after is None or e.t >= after) and (before is None or e.t <= before)]
 
+    def drops(self, after: float | None = None) -> list[Event]:
+        """The client's disconnects it did not ask for ("io client disconnect" / "client disconnect"
+        is the lab closing the client at the end)."""
+        return [e for e in self.of("sio.disconnect", src=CLIENT_SOURCES, after=after)
+                if "client disconnect" not in str(e.data.get("reason"))]
+
     @cached_property
     def client_src(self) -> str | None:
         for e in self.events:

@@ -28,9 +28,7 @@ def _handshakes(v: CellView, after: float, before: float):
 def disconnect_reason(v: CellView) -> Finding:
     if v.t_fault is None:
         return Finding(None)
-    # The lab closing the client at the end ("io client disconnect" / "client disconnect") is no drop.
-    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
-          if "client disconnect" not in str(e.data.get("reason"))]
+    ds = v.drops(after=v.t_fault)
     return Finding(ds[0].data.get("reason") if ds else None, ds[:1])
 
 
@@ -153,6 +151,5 @@ def start_failure_cause(v: CellView) -> Finding:
 
 @metric("sio_disconnects", "disconnects the client did not ask for, over the whole cell")
 def sio_disconnects(v: CellView) -> Finding:
-    # "io client disconnect" (browser) / "client disconnect" (python): the lab closing the client.
-    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES) if "client disconnect" not in str(e.data.get("reason"))]
+    ds = v.drops()
     return Finding(len(ds), ds[:3])

@@ -78,8 +78,7 @@ def console_errors(v: CellView) -> Finding:
 def time_to_disconnect(v: CellView) -> Finding:
     if v.t_fault is None:
         return Finding(None)
-    ds = [e for e in v.of("sio.disconnect", src=CLIENT_SOURCES, after=v.t_fault)
-          if "client disconnect" not in str(e.data.get("reason"))]
+    ds = v.drops(after=v.t_fault)
     return Finding(round(ds[0].t - v.t_fault, 3) if ds else None, [v.fault_begin] + ds[:1])
 
 
