@@ -12,11 +12,12 @@ from .registry import Fault, register
 RESET_TOXIC = "siolab_reset"
 
 
-def _wait_for_reset(timeline, since: float, limit_s: float) -> None:
-    """Until the proxy reports a reset (the embedded proxy does) or `limit_s` passes."""
+def _wait_for_client_drop(timeline, since: float, limit_s: float) -> None:
+    """Until a client reports a disconnect (its connection was reset), or `limit_s` passes."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if any(e.kind == "proxy.reset" and e.t >= since for e in timeline.events):
+        if any(e.kind == "sio.disconnect" and e.t >= since and e.src in ("browser", "pyclient")
+               for e in timeline.events):
             return
         time.sleep(0.01)
 
@@ -27,8 +28,9 @@ class ProxyReset(Fault):
     """A middlebox resets the connections; the server is not touched.
 
     Toxiproxy's reset_peer fires on the next data a connection carries (a long-poll's
-    answer, a ping), so the toxic stays until the proxy reports the first reset or
-    `hold_ms` passes; connections opened meanwhile are reset on their first answer too.
+    answer, a ping), so the toxic stays until the client reports the disconnect or
+    `hold_ms` passes; connections opened meanwhile (a browser's silent retry) are reset
+    on their first answer too.
     """
 
     type = "proxy-reset"
@@ -40,7 +42,7 @@ class ProxyReset(Fault):
         timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
         since = timeline.now()
         topology.proxy.proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
-        _wait_for_reset(timeline, since, self.hold_ms / 1000)
+        _wait_for_client_drop(timeline, since, self.hold_ms / 1000)
         topology.proxy.proxy.remove_toxic(RESET_TOXIC)
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
