@@ -196,14 +196,8 @@ def _cell(c: CellReport, focus: CellReport | None) -> str:
             f"<li>{_badge('pass' if x.ok else 'fail')} <code>{escape(x.metric)}</code> {escape(x.condition)}: measured "
             f"<code>{escape(plain(x.value))}</code>{(' — ' + escape(x.why)) if x.why and not x.ok else ''}</li>"
             for x in c.checks)
-        decisive, seen = [], set()
-        for name in rca_mod.DECISIVE_FIGURES:
-            for e in c.findings[name].evidence if name in c.findings else []:
-                if id(e) not in seen:
-                    seen.add(id(e))
-                    decisive.append(e)
         events = "".join(f"<li><code>{escape(rel_time(e, c.t_zero))}</code> {escape(e.src)}: {inline(describe(e))}</li>"
-                         for e in sorted(decisive, key=lambda e: e.t)[:12])
+                         for e in rca_mod.figure_evidence(c))
         body.append(f"<h4>Expectations</h4><ul>{checks}</ul>" if checks else "")
         body.append(f"<h4>Decisive events (time {escape(c.zero_label)})</h4><ul>{events}</ul>" if events else "")
         body.append(f"<details><summary>All figures</summary><table>{figures}</table></details>")

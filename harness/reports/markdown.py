@@ -120,15 +120,10 @@ def _cells(r: RunReport) -> list[str]:
         out.append(f"- old sid `{fmt(c.figure('old_sid'))}` on `{fmt(c.figure('transport_before_fault'))}`; "
                    f"disconnect reason `{fmt(c.figure('disconnect_reason'))}`; new sid `{fmt(c.figure('new_sid'))}` "
                    f"after {fmt(c.figure('time_to_new_sid'))} s; handshakes while down: {c.figure('handshakes_while_down')}")
-        decisive, seen = [], set()
-        for name in rca_mod.DECISIVE_FIGURES:
-            for e in c.findings[name].evidence if name in c.findings else []:
-                if id(e) not in seen:
-                    seen.add(id(e))
-                    decisive.append(e)
+        decisive = rca_mod.figure_evidence(c)
         if decisive:
             out.append(f"- decisive events (time {c.zero_label}):")
-            out += [f"  - {event_line(e, c.t_zero)}" for e in sorted(decisive, key=lambda e: e.t)[:12]]
+            out += [f"  - {event_line(e, c.t_zero)}" for e in decisive]
         for x in c.checks:
             if not x.ok:
                 out.append(f"- ❌ expected `{x.metric}` {x.condition}, measured `{fmt(x.value)}`"

@@ -158,6 +158,17 @@ def decisive_events(c: CellReport, limit: int = TIMELINE_LIMIT) -> list[Event]:
 
 
 # -- the hypothesis board -------------------------------------------------------------------
+def figure_evidence(c: CellReport, limit: int = 12) -> list[Event]:
+    """The events behind a cell's decisive figures, once each, in time order."""
+    found, seen = [], set()
+    for name in DECISIVE_FIGURES:
+        for e in c.findings[name].evidence if name in c.findings else []:
+            if id(e) not in seen:
+                seen.add(id(e))
+                found.append(e)
+    return sorted(found, key=lambda e: e.t)[:limit]
+
+
 def claim_why(v: ClaimVerdict, by_id: dict[str, CellReport]) -> str:
     """The figures that decided a claim, quoted from the first deciding cell."""
     if not v.deciding:
