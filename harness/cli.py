@@ -14,6 +14,7 @@ from pathlib import Path
 from . import report as report_mod
 from .scenario import ScenarioError, catalogue
 from .scenario import load as load_scenario
+from .reports.wording import against_record
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -75,7 +76,8 @@ def print_claims(results: list) -> None:
     print("\nclaims")
     for r in results:
         for v in r.claims:
-            print(f"  {r.scenario.name:<28} {v.claim.id:<32} {v.verdict}")
+            note = against_record(v)
+            print(f"  {r.scenario.name:<28} {v.claim.id:<32} {v.verdict}{f'  ({note})' if note else ''}")
 
 
 def print_summary(r: report_mod.RunReport) -> None:
@@ -90,7 +92,8 @@ def print_summary(r: report_mod.RunReport) -> None:
                 f"{x.metric} {x.condition} (got {report_mod._fmt(x.value)})" for x in failed)
         print(f"  {c.cell.id:<{width}}  {status}")
     for v in r.claims:
-        print(f"  claim {v.claim.id}: {v.verdict}")
+        note = against_record(v)
+        print(f"  claim {v.claim.id}: {v.verdict}{f'  ({note})' if note else ''}")
     print(f"\n{'PASS' if r.ok else 'FAIL'}  report: {r.run_dir / 'report.md'}")
 
 

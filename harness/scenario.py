@@ -36,6 +36,7 @@ PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "he
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str}
+VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes"}
 
@@ -82,6 +83,7 @@ class Claim:
     supported_if: dict[str, Any]
     refuted_if: dict[str, Any]
     line: int
+    recorded: str | None = None     # the verdict the lab found and the file records; None: not yet recorded
 
 
 @dataclass
@@ -345,16 +347,19 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     for ci, claim in enumerate(raw.get("claims") or []):
         cpath = f"claims.{ci}"
         if not isinstance(claim, dict):
-            raise loc.error(cpath, "a claim has id, text, where, supported_if, refuted_if")
+            raise loc.error(cpath, "a claim has id, text, where, supported_if, refuted_if, verdict")
         cid = _require(claim, "id", str, loc, cpath)
         text = _require(claim, "text", str, loc, cpath)
         for k in claim:
-            if k not in ("id", "text", "where", "supported_if", "refuted_if"):
-                raise loc.error(f"{cpath}.{k}", "unknown; a claim has id, text, where, supported_if, refuted_if")
+            if k not in ("id", "text", "where", "supported_if", "refuted_if", "verdict"):
+                raise loc.error(f"{cpath}.{k}", "unknown; a claim has id, text, where, supported_if, refuted_if, verdict")
         where = _check_where(claim.get("where"), f"{cpath}.where", loc)
         sup = _check_conditions(claim.get("supported_if"), f"{cpath}.supported_if", loc)
         ref = _check_conditions(claim.get("refuted_if"), f"{cpath}.refuted_if", loc)
-        claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1)))
+        recorded = claim.get("verdict")
+        if recorded is not None and recorded not in VERDICTS:
+            raise loc.error(f"{cpath}.verdict", f"unknown verdict {recorded!r}; one of: {', '.join(VERDICTS)}")
+        claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1), recorded))
 
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,

@@ -107,3 +107,22 @@ def test_expectations_and_claims():
     assert v.verdict == REFUTED and v.deciding == [other.id]
     (v,) = judge_claims([], [claim])
     assert v.verdict == NO_EVIDENCE
+
+
+def test_a_claim_against_its_recorded_verdict():
+    cell = Cell({"mode": "gevent", "client": "browser", "transport": "polling", "fault": "restart"})
+    other = Cell({**cell.params, "mode": "reloader"})
+    findings = measure(incident_timeline())
+    recorded = Claim("c", "reset gives 400", {"transport": "polling"}, {"console_pair": True},
+                     {"stale_sid_400": "== 0"}, 1, recorded=REFUTED)
+    (v,) = judge_claims([(cell, findings), (other, findings)], [recorded], planned=[cell, other])
+    assert v.verdict == SUPPORTED and v.complete and v.changed
+    # a filtered run (one of the claim's cells never ran) cannot change the verdict
+    (v,) = judge_claims([(cell, findings)], [recorded], planned=[cell, other])
+    assert not v.complete and not v.changed
+    agreeing = Claim(**{**recorded.__dict__, "recorded": SUPPORTED})
+    (v,) = judge_claims([(cell, findings), (other, findings)], [agreeing], planned=[cell, other])
+    assert not v.changed
+    unrecorded = Claim(**{**recorded.__dict__, "recorded": None})
+    (v,) = judge_claims([(cell, findings), (other, findings)], [unrecorded], planned=[cell, other])
+    assert not v.changed

@@ -40,6 +40,12 @@ def test_catalogue_loads():
     assert "stale-sid-after-restart" in names
 
 
+def test_every_catalogue_claim_records_its_verdict():
+    """The regression suite compares each claim's measured verdict with the recorded one."""
+    unrecorded = [f"{s.name}: {c.id}" for s in map(load, catalogue()) for c in s.claims if c.recorded is None]
+    assert unrecorded == []
+
+
 def test_stale_sid_matrix():
     s = load("stale-sid-after-restart")
     browser = [c for c in s.cells if c.params["client"] == "browser"]
@@ -62,6 +68,8 @@ def test_good_file(tmp_path):
     ("- fault: {}", "- faultt: {}", 11, "steps.1", "unknown step 'faultt'"),
     ("client: [python]", "client: [firefox]", 6, "matrix.0.client", "unknown value 'firefox'"),
     ("name: tiny", "name: tiny\nping: 3", 2, "ping", "unknown field"),
+    ("expect:", "claims:\n  - id: c\n    text: t\n    verdict: supportd\n    supported_if: {recovered: true}\n"
+     "    refuted_if: {recovered: false}\nexpect:", 15, "claims.0.verdict", "unknown verdict 'supportd'"),
 ])
 def test_errors_name_file_line_field(tmp_path, old, new, line, field, reason):
     path = write(tmp_path, GOOD.replace(old, new))

@@ -3,7 +3,9 @@
 An expectation holds or fails in each cell it applies to. A claim gets, per cell, a
 verdict: supported (its `supported_if` all hold), refuted (its `refuted_if` all hold),
 or no evidence; across cells, refuted wins over supported (one counter-example refutes),
-and the deciding cells are named.
+and the deciding cells are named. A claim whose file records a verdict (`verdict:`) and
+whose cells all ran is *changed* when the measured verdict differs: the run fails, which
+is what makes the catalogue a regression suite.
 """
 from __future__ import annotations
 
@@ -34,6 +36,12 @@ class ClaimVerdict:
     verdict: str
     cells: dict[str, str] = field(default_factory=dict)      # cell id -> verdict
     deciding: list[str] = field(default_factory=list)        # cell ids that decided it
+    complete: bool = True     # every cell the claim covers ran and was judged (not a filtered run)
+
+    @property
+    def changed(self) -> bool:
+        """The measured verdict differs from the one the scenario file records."""
+        return self.complete and self.claim.recorded is not None and self.verdict != self.claim.recorded
 
 
 def conditions_hold(conds: dict[str, Any], findings: dict[str, Finding]) -> bool:
@@ -52,9 +60,14 @@ def check_expectations(cell: Cell, findings: dict[str, Finding], expectations: l
     return out
 
 
-def judge_claims(cells: list[tuple[Cell, dict[str, Finding]]], claims: list[Claim]) -> list[ClaimVerdict]:
+def judge_claims(cells: list[tuple[Cell, dict[str, Finding]]], claims: list[Claim],
+                 planned: list[Cell] | None = None) -> list[ClaimVerdict]:
+    """`planned`: every cell of the scenario; a claim with a planned cell that was not judged
+    (filtered out, or it could not run) is incomplete and never counts as changed."""
+    judged_ids = {cell.id for cell, _ in cells}
     verdicts = []
     for claim in claims:
+        complete = all(c.id in judged_ids for c in (planned or []) if c.matches(claim.where))
         per_cell = {}
         for cell, findings in cells:
             if not cell.matches(claim.where):
@@ -68,9 +81,9 @@ def judge_claims(cells: list[tuple[Cell, dict[str, Finding]]], claims: list[Clai
         refuting = [c for c, v in per_cell.items() if v == REFUTED]
         supporting = [c for c, v in per_cell.items() if v == SUPPORTED]
         if refuting:
-            verdicts.append(ClaimVerdict(claim, REFUTED, per_cell, refuting))
+            verdicts.append(ClaimVerdict(claim, REFUTED, per_cell, refuting, complete))
         elif supporting:
-            verdicts.append(ClaimVerdict(claim, SUPPORTED, per_cell, supporting))
+            verdicts.append(ClaimVerdict(claim, SUPPORTED, per_cell, supporting, complete))
         else:
-            verdicts.append(ClaimVerdict(claim, NO_EVIDENCE, per_cell, []))
+            verdicts.append(ClaimVerdict(claim, NO_EVIDENCE, per_cell, [], complete))
     return verdicts

@@ -15,7 +15,7 @@ from . import rca as rca_mod
 from . import sequence, svg
 from .markdown import verdict_columns
 from .model import CellReport, RunReport
-from .wording import describe, plain, rel_time
+from .wording import against_record, describe, plain, rel_time
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -87,6 +87,11 @@ def _ul(lines: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{inline(line)}</li>" for line in lines) + "</ul>"
 
 
+def _record(v) -> str:
+    note = against_record(v)
+    return f' <small class="{"fail" if v.changed else "note"}">{escape(note)}</small>' if note else ""
+
+
 def _badge(verdict: str) -> str:
     return f'<span class="badge {verdict.replace(" ", "-")}">{escape(verdict)}</span>'
 
@@ -120,7 +125,7 @@ def _timeline(story: rca_mod.Rca) -> str:
 def _board(story: rca_mod.Rca) -> str:
     if not story.board:
         return ""
-    rows = "".join(f"<tr><td>{inline(e.verdict.claim.text)}</td><td>{_badge(e.verdict.verdict)}</td>"
+    rows = "".join(f"<tr><td>{inline(e.verdict.claim.text)}</td><td>{_badge(e.verdict.verdict)}{_record(e.verdict)}</td>"
                    f"<td>{inline(e.why)}</td></tr>" for e in story.board)
     quotes = "".join(
         f"<p><strong>{escape(e.verdict.claim.id)}</strong> ({escape(e.verdict.verdict)}), quoted from "

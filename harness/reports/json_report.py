@@ -35,6 +35,7 @@ def to_json(r: RunReport, story: rca_mod.Rca | None = None) -> dict[str, Any]:
             "artifacts": c.artifacts,
         } for c in r.cells],
         "claims": [{"id": e.verdict.claim.id, "text": e.verdict.claim.text, "verdict": e.verdict.verdict,
+                    "recorded": e.verdict.claim.recorded, "changed": e.verdict.changed,
                     "why": e.why, "deciding_cells": e.verdict.deciding, "cells": e.verdict.cells,
                     "evidence": _claim_evidence(e, by_id)} for e in story.board],
         "focus_cell": story.focus.cell.id if story.focus else None,

@@ -1,4 +1,4 @@
-"""report.junit.xml: one test case per cell and expectation, for CI systems.
+"""report.junit.xml: one test case per cell and expectation, and per recorded claim verdict, for CI systems.
 
 A failed expectation is a <failure> with the measured value against the expected
 condition; a cell that could not run is one <error> test case.
@@ -46,6 +46,17 @@ def render(r: RunReport) -> str:
                 fail.text = _xml((f"{x.why}\n" if x.why else "")
                                  + f"scenario.yaml line {x.line}; timeline: cells/{c.cell.id}/timeline.jsonl")
             cases.append(case)
+    for v in r.claims:
+        if v.claim.recorded is None or not v.complete:
+            continue
+        case = ET.Element("testcase", classname=f"{name}.claims", name=_xml(f"{v.claim.id} is {v.claim.recorded}"),
+                          time="0")
+        if v.changed:
+            failures += 1
+            fail = ET.SubElement(case, "failure", type="verdict",
+                                 message=_xml(f"claim {v.claim.id}: measured {v.verdict}, the scenario records {v.claim.recorded}"))
+            fail.text = _xml(f"{v.claim.text}\nscenario.yaml line {v.claim.line}; deciding cells: {', '.join(v.deciding) or 'none'}")
+        cases.append(case)
     suites = ET.Element("testsuites", name="siolab", tests=str(len(cases)), failures=str(failures),
                         errors=str(errors))
     suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(cases)), failures=str(failures),

@@ -6,7 +6,7 @@ from ..checks.judge import NO_EVIDENCE, REFUTED
 from . import rca as rca_mod
 from . import sequence
 from .model import RunReport
-from .wording import describe, event_line, fmt, rel_time
+from .wording import against_record, describe, event_line, fmt, rel_time
 
 VERDICT_COLUMNS = ("old_sid_failure", "stale_sid_400", "stale_sid_request", "disconnect_reason",
                    "time_to_new_sid", "handshakes_while_down", "console_pair")
@@ -71,7 +71,8 @@ def _board(story: rca_mod.Rca) -> list[str]:
         return []
     out = ["## Hypothesis board", "", "| claim | verdict | why (measured) |", "|---|---|---|"]
     for e in story.board:
-        out.append(f"| {e.verdict.claim.text} | **{e.verdict.verdict}** | {e.why} |")
+        note = against_record(e.verdict)
+        out.append(f"| {e.verdict.claim.text} | **{e.verdict.verdict}**{f' ({note})' if note else ''} | {e.why} |")
     out.append("")
     out += ["### Deciding events", ""]
     for e in story.board:

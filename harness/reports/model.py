@@ -85,7 +85,12 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.cells)
+        return all(c.ok for c in self.cells) and not self.changed_claims
+
+    @property
+    def changed_claims(self) -> list[ClaimVerdict]:
+        """Claims whose measured verdict is not the one the scenario file records."""
+        return [v for v in self.claims if v.changed]
 
     @property
     def by_id(self) -> dict[str, CellReport]:
@@ -141,5 +146,5 @@ def judge_run(run_dir: Path) -> RunReport:
         cells.append(CellReport(cell, entry.get("error"), entry.get("seconds", 0.0), findings, checks,
                                 CellView(events).t_fault, events, _artifacts(run_dir, cell_dir), _kind(scenario, cell),
                                 entry.get("error_kind")))
-    claims = judge_claims([(c.cell, c.findings) for c in cells if c.judged], scenario.claims)
+    claims = judge_claims([(c.cell, c.findings) for c in cells if c.judged], scenario.claims, scenario.cells)
     return RunReport(run_dir, scenario, meta, cells, claims)

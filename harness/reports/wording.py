@@ -19,6 +19,17 @@ def fmt(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "…"
 
 
+def against_record(v) -> str:
+    """What a claim's verdict is against the one its scenario file records ('' when they agree)."""
+    if v.changed:
+        return f"CHANGED: the scenario file records {v.claim.recorded}"
+    if v.claim.recorded is None:
+        return "not recorded in the scenario file yet"
+    if not v.complete and v.verdict != v.claim.recorded:
+        return f"partial run; the scenario file records {v.claim.recorded}"
+    return ""
+
+
 def plain(value: Any, limit: int = 80) -> str:
     """Like `fmt`, without Markdown escaping (HTML, XML, diagrams)."""
     return fmt(value, limit).replace("\\|", "|")
