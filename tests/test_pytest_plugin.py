@@ -70,7 +70,7 @@ def test_failing_verdict_shows_the_deciding_events_and_the_run_folder(pytester: 
     assert re.search(r"FAIL  recovered false  got True", out)
     assert re.search(r"FAIL  disconnect_reason 'transport close'  got 'transport error'", out)
     assert "ok    stale_sid_400 == 0" in out
-    assert re.search(r"deciding events:\n\s+t=\s*[\d.]+\s+pyclient\s+sio\.connect\s", out)
+    assert re.search(r"deciding events:\n[E\s]+t=\s*[\d.]+\s+pyclient\s+sio\.connect\s", out)
     assert re.search(r"t=\s*[\d.]+\s+pyclient\s+sio\.disconnect\s+\{\"reason\": \"transport error\"", out)
     assert "siolab run folder" in out                         # the report section of the failed test
     run_dir = Path(re.search(r"run folder: (\S+)", out).group(1))
