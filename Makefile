@@ -12,11 +12,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: system-deps $(BIN)/siolab node_modules/.package-lock.json
 
-# Debian packages: the browser under study (Chromium) when no browser is found.
+# Debian packages, only the missing ones, in one apt-get update + install: the browser under
+# study (Chromium), nginx (fronts) and redis-server (message queue). nginx lives in /usr/sbin.
 system-deps:
-	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then \
-	  echo "installing Debian's chromium"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	@missing=""; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$$missing chromium"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 $(BIN)/siolab: pyproject.toml

@@ -52,6 +52,7 @@ class Needs:
     clients: tuple[str, ...] = ()          # scenario `client` values: browser, python
     proxy_faults: bool = False
     transports: tuple[str, ...] = ()       # only cells on these transports (a missing axis is "default")
+    components: tuple[str, ...] = ()       # cells needing these binaries (harness/components: nginx, redis-server)
     also: str = ""                         # in words: make targets, parts not in the lab yet
 
 
@@ -78,7 +79,7 @@ class Catalogue:
     """Per scenario, each cell's (mode, client, fault needs the proxy); loaded once."""
 
     def __init__(self) -> None:
-        self.cells: dict[str, list[tuple[str | None, str | None, bool, str]]] = {}
+        self.cells: dict[str, list[tuple[str | None, str | None, bool, str, tuple[str, ...]]]] = {}
         self.modes: set[str] | None = None
         self.error = ""
         try:
@@ -94,7 +95,8 @@ class Catalogue:
                     spec = scenario.faults.get(cell.params.get("fault", ""), {})
                     fault = FAULTS.get(spec.get("type", ""))
                     rows.append((cell.params.get("mode"), _client_kind(scenario, cell),
-                                 bool(fault and fault.needs_proxy), cell.params.get("transport", "default")))
+                                 bool(fault and fault.needs_proxy), cell.params.get("transport", "default"),
+                                 scenario.components(cell)))
                 self.cells[scenario.name] = rows
         except Exception as exc:  # noqa: BLE001 - a broken install is what the doctor reports
             self.error = f"{type(exc).__name__}: {exc}"
@@ -121,16 +123,17 @@ class Catalogue:
             parts.append(needs.also)
         hit = []
         for name, rows in self.cells.items():
-            n = sum(1 for mode, client, proxy, transport in rows
+            n = sum(1 for mode, client, proxy, transport, components in rows
                     if (needs.everything or mode in known_modes or client in needs.clients
-                        or (needs.proxy_faults and proxy))
+                        or (needs.proxy_faults and proxy) or set(needs.components) & set(components))
                     and (not needs.transports or transport in needs.transports))
             if n:
                 hit.append(f"{name} ({n} of {len(rows)} cells)")
         text = "; ".join(parts) or "nothing in the lab yet"
         if hit:
             text += " → scenarios: " + ", ".join(hit)
-        elif self.cells and (known_modes or needs.clients or needs.proxy_faults or needs.everything):
+        elif self.cells and (known_modes or needs.clients or needs.proxy_faults or needs.everything
+                             or needs.components):
             text += " → no scenario of the catalogue yet"
         return text
 
@@ -494,7 +497,6 @@ def _binary_item(label: str, names: tuple[str, ...], version_argv: list[str], en
 
 
 def check_binaries(env: Mapping[str, str]) -> list[Item]:
-    later = "needed by later scenarios only: optional for now"
     return [
         _binary_item("node", ("node", "nodejs"), ["--version"], env, required=True,
                      needs=Needs(modes=("node",), also="npm ci (installing the JavaScript clients)"),
@@ -502,14 +504,16 @@ def check_binaries(env: Mapping[str, str]) -> list[Item]:
         _binary_item("npm", ("npm",), ["--version"], env, required=True,
                      needs=Needs(also="npm ci (installing the JavaScript clients)"),
                      fix=f"{APT} npm", elsewhere="npm comes with Node.js: https://nodejs.org/en/download"),
-        _binary_item("nginx", ("nginx",), ["-v"], env, required=False,
-                     needs=Needs(modes=("multiworker",), also="HTTP-middlebox faults (upgrade headers dropped, idle timeouts)"),
-                     fix=f"{APT} nginx", elsewhere="https://nginx.org/en/download.html (macOS: brew install nginx)",
-                     why_optional=later),
-        _binary_item("redis-server", ("redis-server",), ["--version"], env, required=False,
-                     needs=Needs(modes=("multiworker",), also="two instances with a Redis message queue"),
-                     fix=f"{APT} redis-server", elsewhere="https://redis.io/docs/latest/operate/oss_and_stack/install/ (macOS: brew install redis)",
-                     why_optional=later),
+        # Cells behind nginx (a scenario's `fronts`): locally skipped without it, failed under CI=true.
+        _binary_item("nginx", ("nginx",), ["-v"], env, required=True,
+                     needs=Needs(components=("nginx",), also="cells behind nginx (a scenario's fronts: several "
+                                 "instances, upgrade headers dropped, idle timeouts)"),
+                     fix=f"{APT} nginx   (or: make system-deps)",
+                     elsewhere="https://nginx.org/en/download.html (macOS: brew install nginx)"),
+        _binary_item("redis-server", ("redis-server",), ["--version"], env, required=True,
+                     needs=Needs(components=("redis-server",), also="several instances sharing a Redis message queue"),
+                     fix=f"{APT} redis-server   (or: make system-deps)",
+                     elsewhere="https://redis.io/docs/latest/operate/oss_and_stack/install/ (macOS: brew install redis)"),
     ]
 
 

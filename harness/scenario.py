@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .components.front import NO_FRONT, FrontError, FrontSpec
 from .conditions import ConditionError, parse_condition
 from .faults.registry import FAULTS, FaultError, build_fault
 from .modes import MODES
@@ -24,6 +25,7 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "singleton": ("naive", "fixed", "backoff"),
     "transport": ("polling", "websocket", "default"),
     "fault": None,                      # checked against the scenario's own `faults`
+    "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
 }
 STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe")
 # What each client-specific step may do; a step for the other kind of client is skipped.
@@ -38,7 +40,7 @@ SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": i
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str}
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
-            "faults", "clients", "matrix", "steps", "expect", "notes"}
+            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts"}
 
 
 class ScenarioError(ValueError):
@@ -53,7 +55,7 @@ class Cell:
 
     @property
     def id(self) -> str:
-        order = ["mode", "client", "singleton", "transport", "fault"]
+        order = ["mode", "front", "client", "singleton", "transport", "fault"]
         return "-".join(self.params[k] for k in order if k in self.params)
 
     def matches(self, where: dict[str, Any]) -> bool:
@@ -102,6 +104,17 @@ class Scenario:
     claims: list[Claim]
     severity: str = ""
     source: str = ""
+    fronts: dict[str, FrontSpec] = field(default_factory=dict)
+
+    def front(self, cell: Cell) -> FrontSpec | None:
+        """The cell's nginx front, or None when the clients talk to the app directly."""
+        name = cell.params.get("front", NO_FRONT)
+        return None if name == NO_FRONT else self.fronts[name]
+
+    def components(self, cell: Cell) -> tuple[str, ...]:
+        """Binaries the cell needs besides Python (harness/components): its mode's and its front's."""
+        front = self.front(cell)
+        return tuple(MODES[cell.params["mode"]].requires) + (front.components if front else ())
 
     def client_profile(self, cell: Cell) -> dict[str, Any]:
         """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
@@ -251,6 +264,18 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         except FaultError as exc:
             raise loc.error(f"faults.{fname}", str(exc)) from None
 
+    fronts: dict[str, FrontSpec] = {}
+    raw_fronts = raw.get("fronts") or {}
+    if not isinstance(raw_fronts, dict):
+        raise loc.error("fronts", "must map front names to {instances, balance, websocket, read_timeout_s, message_queue}")
+    for fname, spec in raw_fronts.items():
+        if fname == NO_FRONT:
+            raise loc.error(f"fronts.{fname}", f"{NO_FRONT!r} is reserved: no front at all")
+        try:
+            fronts[str(fname)] = FrontSpec.from_dict(spec)
+        except FrontError as exc:
+            raise loc.error(f"fronts.{fname}" + (f".{exc.field}" if exc.field else ""), str(exc)) from None
+
     clients = dict(BUILTIN_CLIENTS)
     for cname, spec in (raw.get("clients") or {}).items():
         cpath = f"clients.{cname}"
@@ -281,7 +306,8 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if axis not in AXES:
                 raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
             values = values if isinstance(values, list) else [values]
-            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients)}.get(axis, tuple(faults))
+            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients),
+                                     "front": (NO_FRONT, *fronts)}.get(axis, tuple(faults))
             for v in values:
                 if v not in allowed:
                     raise loc.error(f"{gpath}.{axis}", f"unknown value {v!r}; allowed: {', '.join(allowed)}")
@@ -364,4 +390,4 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
                     faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
-                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")))
+                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts)

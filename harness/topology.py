@@ -1,4 +1,5 @@
-"""A cell's topology: the server in a deployment mode, and the proxy in front of it when asked.
+"""A cell's topology: the server in a deployment mode (or several instances behind nginx),
+and the proxy in front of it when asked.
 
 Driving only: starts processes through the supervisor, knows when a server is up (an
 Engine.IO handshake answers) and which process instance answers (the app's boot id),
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import requests
 
+from .components.front import FrontSpec
+from .components.nginx import Nginx, NginxConfig
+from .components.redis_server import RedisServer
 from .faults import toxiproxy_api
 from .modes import get_mode
 from .modes.base import Mode, ServerSettings
@@ -43,26 +47,37 @@ class Server:
     """One Socket.IO server in one deployment mode, on one port, across restarts."""
 
     def __init__(self, supervisor: Supervisor, timeline: Timeline, mode: Mode,
-                 settings: ServerSettings, port: int | None = None):
+                 settings: ServerSettings, port: int | None = None, instance: int | None = None):
         self.supervisor = supervisor
         self.timeline = timeline
         self.mode = mode
         self.settings = settings
         self.port = port or free_port()
+        self.instance = instance      # 0, 1, … when several instances run behind nginx
         self.proc: Managed | None = None
         self.boot: str | None = None
 
     @property
     def name(self) -> str:
-        return f"server-{self.mode.name}"
+        return f"server-{self.mode.name}" + (f"-{self.instance}" if self.instance is not None else "")
 
     def start(self, timeout: float = 20.0) -> None:
         spec = self.mode.launch(HOST, self.port, self.settings)
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port)
         after = self.supervisor.wait_ready(self.proc, lambda: handshake_ok(self.port), timeout=timeout)
         self.boot = boot_id(self.port)
+        boots = self._wait_for_workers(timeout) if self.mode.workers > 1 else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
-        self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot})
+        self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot,
+                                                      **({"boots": boots} if len(boots) > 1 else {})})
+
+    def _wait_for_workers(self, timeout: float) -> list[str]:
+        """Every worker answered once (each new connection lands on any of them), so none is still booting."""
+        seen = {self.boot}
+        self.supervisor.wait_ready(self.proc, lambda: bool(seen.add(boot_id(self.port))) or
+                                   len(seen - {None}) >= self.mode.workers,
+                                   timeout=timeout, what=f"{self.mode.workers} workers' /__siolab/info")
+        return sorted(seen - {None})
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:
         if self.proc and self.proc.alive():
@@ -135,17 +150,52 @@ class ProxyFront:
                                                    "listen": self.listen_port, "upstream": upstream_port})
 
 
+class NginxFront:
+    """`spec.instances` copies of the mode behind nginx, sharing a Redis message queue when asked.
+
+    Redis first (the instances connect to it at start), then the instances, then nginx.
+    """
+
+    def __init__(self, supervisor: Supervisor, timeline: Timeline, mode: Mode, settings: ServerSettings,
+                 spec: FrontSpec):
+        self.spec = spec
+        self.redis: RedisServer | None = None
+        if spec.message_queue == "redis":
+            self.redis = RedisServer(supervisor, timeline, supervisor.run_dir / "redis").start()
+            settings = replace(settings, extra_env={**settings.extra_env, "SIOLAB_MESSAGE_QUEUE": self.redis.url})
+        several = spec.instances > 1
+        self.servers = [Server(supervisor, timeline, mode, settings, instance=i if several else None)
+                        for i in range(spec.instances)]
+        for server in self.servers:
+            server.start()
+        config = NginxConfig(upstreams=[s.port for s in self.servers], balance=spec.balance,
+                             websocket=spec.websocket, read_timeout_s=spec.read_timeout_s)
+        self.nginx = Nginx(supervisor, timeline, supervisor.run_dir / "nginx", config).start()
+
+    @property
+    def port(self) -> int:
+        return self.nginx.port
+
+
 @dataclass
 class Topology:
-    """What one cell runs: a server, optionally a proxy, and the clients; `port` is what clients dial."""
+    """What one cell runs: a server (or several behind nginx), optionally a proxy, and the clients;
+    `port` is what clients dial: the proxy, else nginx, else the server."""
 
     server: Server
     proxy: ProxyFront | None
     clients: list = field(default_factory=list)   # the runner's cell clients, for client-side faults
+    front: NginxFront | None = None
+
+    @property
+    def servers(self) -> list[Server]:
+        return self.front.servers if self.front else [self.server]
 
     @property
     def port(self) -> int:
-        return self.proxy.listen_port if self.proxy else self.server.port
+        if self.proxy:
+            return self.proxy.listen_port
+        return self.front.port if self.front else self.server.port
 
     @property
     def base_url(self) -> str:
@@ -153,7 +203,12 @@ class Topology:
 
 
 def bring_up(supervisor: Supervisor, timeline: Timeline, mode_name: str, settings: ServerSettings,
-             *, with_proxy: bool) -> Topology:
+             *, with_proxy: bool, front: FrontSpec | None = None) -> Topology:
+    """The cell's processes: client → [proxy] → [nginx] → server(s)."""
+    if front is not None:
+        nginx_front = NginxFront(supervisor, timeline, get_mode(mode_name), settings, front)
+        proxy = ProxyFront(supervisor, timeline, nginx_front.port) if with_proxy else None
+        return Topology(nginx_front.servers[0], proxy, front=nginx_front)
     server = Server(supervisor, timeline, get_mode(mode_name), settings)
     server.start()
     proxy = ProxyFront(supervisor, timeline, server.port) if with_proxy else None

@@ -95,10 +95,10 @@ def test_doctor_names_what_breaks_without_chromium_and_nginx(hidden_env):
     assert "apt-get install -y chromium" in chromium                                     # the fix on Debian
     assert "playwright install chromium" in chromium                                     # elsewhere
     nginx = _block(out, "nginx")
-    assert nginx.lstrip().startswith("MISSING (optional)"), nginx
+    assert nginx.lstrip().startswith("MISSING "), nginx
     assert "breaks:" in nginx and "apt-get install -y nginx" in nginx
     assert out.splitlines()[-1].startswith("NOT READY") and "chromium" in out.splitlines()[-1]
-    assert "nginx" not in out.splitlines()[-1]        # optional for now: it does not block
+    assert "nginx" in out.splitlines()[-1]            # required: the catalogue has cells behind nginx
 
 
 def test_doctor_json_parses_and_agrees_with_the_exit_code(hidden_env):
@@ -112,7 +112,7 @@ def test_doctor_json_parses_and_agrees_with_the_exit_code(hidden_env):
         if item["status"] != "ok":
             assert item["fix"] and item["breaks"], item
     assert items["chromium"]["blocking"] and "apt-get install -y chromium" in items["chromium"]["fix"]
-    assert items["nginx"]["status"] == "missing" and not items["nginx"]["blocking"]
+    assert items["nginx"]["status"] == "missing" and items["nginx"]["blocking"]
     assert items["python-socketio"]["status"] == "ok"
 
 

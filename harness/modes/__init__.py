@@ -15,12 +15,13 @@ from .gevent_websocket import GeventWebSocketMode
 from .gthread import GthreadMode
 from .gthread_autodetect import GthreadAutodetectMode
 from .gthread_nosw import GthreadNoSimpleWebsocketMode
+from .multiworker import MultiworkerMode
 from .node import NodeMode
 from .reloader import ReloaderMode
 
 MODES: dict[str, Mode] = {mode.name: mode for mode in (
     ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode(),
-    EventletMode(), GeventWebSocketMode(), NodeMode(),
+    EventletMode(), GeventWebSocketMode(), NodeMode(), MultiworkerMode(),
     # The traps: they start, but do not serve Socket.IO as the modes above do.
     GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
     GeventWithGeventWebsocketMode(),

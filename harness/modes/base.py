@@ -18,6 +18,7 @@ APP_SETTING_VARS = (
     "SIOLAB_ASYNC_MODE", "SIOLAB_PING_INTERVAL", "SIOLAB_PING_TIMEOUT", "SIOLAB_MAX_HTTP_BUFFER_SIZE",
     "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
+    "SIOLAB_MESSAGE_QUEUE",
 )
 
 
@@ -82,6 +83,8 @@ class Mode:
     name: str = ""
     description: str = ""
     async_mode: str = ""
+    requires: tuple[str, ...] = ()    # binaries besides Python (harness/components), e.g. ("node",)
+    workers: int = 1                  # serving processes on the one port; "up" once each has answered
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         raise NotImplementedError

@@ -23,6 +23,7 @@ class NodeMode(Mode):
     name = "node"
     description = "socket.io (npm) on Node http"
     async_mode = "node"
+    requires = ("node",)
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         # Without node on PATH, starting this fails with FileNotFoundError naming "node";

@@ -5,6 +5,7 @@
 - `/` accepts every Socket.IO client and greets it with `hello` {"user": name or null}.
 - `/chat` refuses a client without `session["user"]` (the incident's connect handler
   returning False: a CONNECT_ERROR packet, not an HTTP error).
+- A `broadcast` event goes back to every client of `/` (of every instance, with a message queue).
 - The admin page's backup is REST plus polling; Socket.IO plays no part in it.
 
 `async_mode` always comes from SIOLAB_ASYNC_MODE: auto-detection would pick eventlet
@@ -22,7 +23,7 @@ from flask_socketio import SocketIO, emit, join_room
 
 from . import reload_marker  # noqa: F401  -- imported so the Werkzeug reloader watches it
 from .backup import STEP_SECONDS, STEPS, BackupJobs
-from .info import info
+from .info import BOOT_ID, info
 from .pages import STATIC_DIR, TEMPLATES_DIR, PageParamError, page_context, vendor_file
 from .settings import AUTO_ASYNC_MODE, Settings, load_or_exit
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_size,
         cors_allowed_origins=settings.cors_origins,
+        message_queue=settings.message_queue,
     )
     jobs = BackupJobs()
 
@@ -147,11 +149,17 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     def on_connect(auth=None):
         user = session.get("user")
         log.info("connect sid=%s eio_sid=%s namespace=/ user=%s", request.sid, eio_sid(request.sid, "/"), user)
-        emit("hello", {"user": user})
+        emit("hello", {"user": user, "boot": BOOT_ID})   # which process (instance, worker) answered
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
         log.info("disconnect sid=%s namespace=/ reason=%s", request.sid, reason)
+
+    @socketio.on("broadcast")
+    def on_broadcast(data=None):
+        # To every client of every instance: with a message queue, through Redis.
+        log.info("broadcast sid=%s from boot=%s", request.sid, BOOT_ID)
+        socketio.emit("broadcast", {"data": data, "from_boot": BOOT_ID})
 
     @socketio.on("connect", namespace="/chat")
     def on_chat_connect(auth=None):
@@ -177,9 +185,9 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     if settings.async_mode == AUTO_ASYNC_MODE:
         log.warning("async_mode auto-detected: %s (SIOLAB_ASYNC_MODE=auto, no async_mode passed)",
                     socketio.async_mode)
-    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s",
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s mq=%s",
              socketio.async_mode, settings.ping_interval, settings.ping_timeout,
-             settings.max_http_buffer_size, settings.cors_origins or "same-origin")
+             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.message_queue or "none")
     if not settings.client_bundle.is_file():
         log.warning("%s is missing: pages will not load socket.io-client (run npm install)",
                     settings.client_bundle)

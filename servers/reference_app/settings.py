@@ -60,6 +60,7 @@ class Settings:
     reconnection_delay_ms: int
     reconnection_delay_max_ms: int
     node_modules: Path
+    message_queue: str | None = None   # redis://host:port/db: several instances share emits and broadcasts
 
     @property
     def client_bundle(self) -> Path:
@@ -133,6 +134,18 @@ def _node_modules(env: Mapping[str, str]) -> Path:
     return path
 
 
+def _message_queue(env: Mapping[str, str]) -> str | None:
+    name = "SIOLAB_MESSAGE_QUEUE"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith("redis://"):
+        raise SettingsError(name, f"{raw!r} is not a redis:// URL")
+    if importlib.util.find_spec("redis") is None:
+        raise SettingsError(name, "a Redis message queue needs the redis package, which is not importable")
+    return raw
+
+
 def from_env(env: Mapping[str, str] | None = None,
              allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
     env = os.environ if env is None else env
@@ -148,6 +161,7 @@ def from_env(env: Mapping[str, str] | None = None,
         # socket.io-client's own ratio (1000 ms / 5000 ms), so production timings give its defaults.
         reconnection_delay_max_ms=_int(env, "SIOLAB_RECONNECTION_DELAY_MAX_MS", 5 * delay, delay, "milliseconds"),
         node_modules=_node_modules(env),
+        message_queue=_message_queue(env),
     )
 
 

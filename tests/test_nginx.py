@@ -1,0 +1,191 @@
+"""nginx and Redis as the lab runs them: configuration rendered from servers/nginx/, real
+processes started and stopped by the supervisor, nothing left behind, and a front's
+instances really answering through nginx."""
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness.components import COMPONENTS, missing
+from harness.components.front import FrontError, FrontSpec
+from harness.components.nginx import Nginx, NginxConfig, NginxConfigError
+from harness.components.redis_server import RedisServer, ping
+from harness.modes.base import ServerSettings
+from harness.scenario import ScenarioError, load
+from harness.supervisor import Supervisor, port_is_listening
+from harness.timeline import Timeline
+from harness.topology import bring_up, handshake_ok
+
+from .conftest import pids_alive, require
+
+
+def _cfg(**kw) -> str:
+    """The rendered configuration without its comments: only what nginx reads."""
+    text = NginxConfig(**{"upstreams": [7001, 7002], "listen_port": 7000, **kw}).render()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+def test_round_robin_is_the_default_and_lists_every_upstream():
+    text = _cfg()
+    assert "ip_hash" not in text
+    assert "server 127.0.0.1:7001;" in text and "server 127.0.0.1:7002;" in text
+    assert "listen 127.0.0.1:7000;" in text
+    assert "{{ " not in text     # every field filled
+
+
+def test_ip_hash_variant():
+    assert "\n        ip_hash;" in _cfg(balance="ip_hash")
+
+
+def test_websocket_headers_passed_or_dropped():
+    passed, dropped = _cfg(websocket="pass"), _cfg(websocket="drop")
+    assert "proxy_set_header Upgrade $http_upgrade;" in passed
+    assert 'proxy_set_header Connection "upgrade";' in passed
+    assert "proxy_set_header Upgrade" not in dropped and "proxy_set_header Connection" not in dropped
+
+
+def test_read_timeout_and_every_temp_path_inside_the_prefix():
+    text = _cfg(read_timeout_s=3)
+    assert "proxy_read_timeout 3s;" in text
+    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        assert f"{name}_temp_path tmp/{name};" in text
+    assert "pid " not in text and "daemon" not in text     # given on the command line
+
+
+@pytest.mark.parametrize("kw, word", [({"balance": "sticky"}, "balance"), ({"websocket": "maybe"}, "websocket"),
+                                      ({"read_timeout_s": 0}, "read_timeout_s")])
+def test_bad_variants_are_refused(kw, word):
+    with pytest.raises(NginxConfigError, match=word):
+        NginxConfig(upstreams=[1], **kw)
+
+
+def test_front_spec_validation_names_the_field():
+    assert FrontSpec.from_dict({"instances": 2, "balance": "ip_hash", "message_queue": "redis"}).components \
+        == ("nginx", "redis-server")
+    with pytest.raises(FrontError) as err:
+        FrontSpec.from_dict({"instances": "2"})
+    assert err.value.field == "instances"
+    with pytest.raises(FrontError) as err:
+        FrontSpec.from_dict({"sticky": True})
+    assert err.value.field == "sticky"
+
+
+def test_scenario_front_errors_name_file_line_and_field(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: x
+        fronts:
+          rr:
+            instances: 2
+            balance: roundrobin
+        matrix:
+          - {mode: gevent, client: python, front: [none, rr]}
+        steps:
+          - open: {}
+        """))
+    with pytest.raises(ScenarioError, match=r"x.yaml:5: fronts.rr.balance: balance: 'roundrobin'"):
+        load(path)
+    path.write_text(path.read_text().replace("roundrobin", "round-robin").replace("[none, rr]", "[rr, sticky]"))
+    with pytest.raises(ScenarioError, match=r"x.yaml:7: matrix.0.front: unknown value 'sticky'"):
+        load(path)
+
+
+def test_cells_know_their_components(tmp_path):
+    path = tmp_path / "y.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: y
+        fronts:
+          sticky: {instances: 2, balance: ip_hash, message_queue: redis}
+        matrix:
+          - {mode: [gevent, node], client: python, front: [none, sticky]}
+        steps:
+          - open: {}
+        """))
+    s = load(path)
+    got = {c.id: s.components(c) for c in s.cells}
+    assert got == {"gevent-none-python": (), "gevent-sticky-python": ("nginx", "redis-server"),
+                   "node-none-python": ("node",), "node-sticky-python": ("node", "nginx", "redis-server")}
+
+
+def _leftovers(pids: list[int], ports: list[int]) -> tuple[list[int], list[int]]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive, listening = pids_alive(pids), [p for p in ports if port_is_listening(p)]
+        if not alive and not listening:
+            break
+        time.sleep(0.1)
+    return alive, listening
+
+
+def _nginx_children(master: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_real_nginx_and_redis_start_and_leave_nothing(tmp_path):
+    require(not missing(["nginx", "redis-server"]), "nginx or redis-server missing (make system-deps)")
+    with Timeline(tmp_path / "timeline.jsonl") as tl:
+        with Supervisor(tmp_path, tl) as sup:
+            redis = RedisServer(sup, tl, tmp_path / "redis").start()
+            nginx = Nginx(sup, tl, tmp_path / "nginx", NginxConfig(upstreams=[redis.port])).start()
+            assert ping(redis.port)
+            assert requests.get(f"http://127.0.0.1:{nginx.port}/x", timeout=3).status_code == 502  # Redis is no HTTP app
+            pids = [redis.proc.pid, nginx.proc.pid, *_nginx_children(nginx.proc.pid)]
+            assert len(pids) == 3, "nginx master and its worker, and Redis"
+            ports = [redis.port, nginx.port]
+        assert _leftovers(pids, ports) == ([], [])
+        events = tl.events
+    access = [e for e in events if e.kind == "nginx.access" and e.data["uri"] == "/x"]
+    assert access and access[0].src == "proxy" and access[0].data["upstream"] == f"127.0.0.1:{redis.port}"
+    assert (tmp_path / "logs" / "nginx.log").read_text().count('"kind":"nginx.access"') >= 2
+    assert (tmp_path / "nginx" / "nginx.conf").is_file() and not (tmp_path / "nginx" / "nginx.pid").exists()
+    assert list((tmp_path / "redis").iterdir()) == []          # --save '' --appendonly no: nothing on disk
+
+
+def test_two_instances_behind_nginx_round_robin_both_answer(tmp_path):
+    require(not missing(["nginx"]), "nginx missing (make system-deps)")
+    with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        topo = bring_up(sup, tl, "gevent", ServerSettings(), with_proxy=False,
+                        front=FrontSpec(instances=2, balance="round-robin"))
+        assert len(topo.servers) == 2 and topo.port == topo.front.nginx.port
+        assert handshake_ok(topo.port)
+        boots = {requests.get(f"{topo.base_url}/__siolab/info", timeout=3).json()["boot"] for _ in range(6)}
+        assert boots == {s.boot for s in topo.servers} and len(boots) == 2
+        time.sleep(0.2)
+        upstreams = {e.data["upstream"] for e in tl.events if e.kind == "nginx.access" and e.data["uri"] == "/__siolab/info"}
+        assert upstreams == {f"127.0.0.1:{s.port}" for s in topo.servers}
+
+
+def test_redis_message_queue_reaches_the_app(tmp_path):
+    require(not missing(["nginx", "redis-server"]), "nginx or redis-server missing (make system-deps)")
+    with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        topo = bring_up(sup, tl, "gevent", ServerSettings(), with_proxy=False,
+                        front=FrontSpec(instances=2, balance="ip_hash", message_queue="redis"))
+        boots = {requests.get(f"{topo.base_url}/__siolab/info", timeout=3).json()["boot"] for _ in range(6)}
+        assert len(boots) == 1                      # ip_hash: one client address, one instance
+    logs = [json.loads(line)["data"].get("line", "") for line in (tmp_path / "timeline.jsonl").read_text().splitlines()]
+    assert sum(f"mq=redis://127.0.0.1:{topo.front.redis.port}/0" in line for line in logs) == 2
+
+
+def test_multiworker_answers_invalid_session_from_the_other_worker(tmp_path):
+    """gunicorn -w 2 without sticky sessions: a request with a sid on a new connection lands on
+    either worker; the one that did not make the session answers 400 "Invalid session <sid>"."""
+    with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        topo = bring_up(sup, tl, "multiworker", ServerSettings(), with_proxy=False)
+        seen: dict[int, str] = {}
+        for _ in range(40):                      # each new connection picks a worker; stop once both answered
+            r = requests.get(f"{topo.base_url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=3)
+            sid = json.loads(r.text[1:])["sid"]
+            post = requests.post(f"{topo.base_url}/socket.io/", data="40", timeout=3,
+                                 params={"EIO": "4", "transport": "polling", "sid": sid})
+            seen.setdefault(post.status_code, post.text)
+            if len(seen) == 2:
+                break
+    assert seen[200] == "OK"
+    assert seen[400].startswith('"Invalid session ')
