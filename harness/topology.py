@@ -34,6 +34,13 @@ def handshake_ok(port: int, path: str = "/socket.io/") -> bool:
     return r.status_code == 200 and r.text.startswith("0{")
 
 
+def ready_ok(port: int, mode: Mode) -> bool:
+    """The mode's readiness: its own plain GET when it names one, else the Engine.IO handshake."""
+    if mode.ready_path is None:
+        return handshake_ok(port)
+    return requests.get(f"http://{HOST}:{port}{mode.ready_path}", timeout=1.0).status_code == 200
+
+
 def boot_id(port: int) -> str | None:
     """The reference apps' per-process boot id; None for apps that don't serve it."""
     try:
@@ -64,7 +71,7 @@ class Server:
     def start(self, timeout: float = 20.0) -> None:
         spec = self.mode.launch(HOST, self.port, self.settings)
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port)
-        after = self.supervisor.wait_ready(self.proc, lambda: handshake_ok(self.port), timeout=timeout)
+        after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
         self.boot = boot_id(self.port)
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
@@ -105,7 +112,7 @@ class Server:
                 down_recorded = True
             if current and current != old:
                 try:
-                    ok = handshake_ok(self.port)
+                    ok = ready_ok(self.port, self.mode)
                 except requests.RequestException:
                     ok = False
                 if ok:

@@ -17,6 +17,7 @@ from .gthread_autodetect import GthreadAutodetectMode
 from .gthread_nosw import GthreadNoSimpleWebsocketMode
 from .multiworker import MultiworkerMode
 from .node import NodeMode
+from .plain_ws import PlainWebSocketMode
 from .reloader import ReloaderMode
 
 MODES: dict[str, Mode] = {mode.name: mode for mode in (
@@ -25,6 +26,7 @@ MODES: dict[str, Mode] = {mode.name: mode for mode in (
     # The traps: they start, but do not serve Socket.IO as the modes above do.
     GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
     GeventWithGeventWebsocketMode(),
+    PlainWebSocketMode(),   # not Socket.IO: incident 7's plain WebSocket backend
 )}
 
 

@@ -85,6 +85,9 @@ class Mode:
     async_mode: str = ""
     requires: tuple[str, ...] = ()    # binaries besides Python (harness/components), e.g. ("node",)
     workers: int = 1                  # serving processes on the one port; "up" once each has answered
+    # A plain HTTP GET that answers 200 once the app serves, for apps without Socket.IO;
+    # None: the app is up when an Engine.IO handshake answers.
+    ready_path: str | None = None
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         raise NotImplementedError
