@@ -23,8 +23,8 @@ from harness.scenario import catalogue, load
 INHERENT = ("server start", "fault", "waiting for clients", "observing")
 
 
-def run(names: list[str], jobs: int, base: Path) -> tuple[float, list[Planned]]:
-    plan = [Planned(s, s.cells, base / s.name) for s in (load(n) for n in names)]
+def run(scenarios: list, jobs: int, base: Path) -> tuple[float, list[Planned]]:
+    plan = [Planned(s, s.cells, base / s.name) for s in scenarios]
     mark = time.monotonic()
     run_plan(plan, jobs=jobs, progress=lambda s: None)
     return time.monotonic() - mark, plan
@@ -36,9 +36,11 @@ def main() -> None:
     ap.add_argument("--scenario", action="append", help="only these scenarios (repeatable)")
     args = ap.parse_args()
     names = args.scenario or [p.stem for p in catalogue()]
+    # Loaded once, up front: both runs measure the same scenarios even if a file changes meanwhile.
+    scenarios = [load(n) for n in names]
     with tempfile.TemporaryDirectory() as tmp:
-        wall1, plan1 = run(names, 1, Path(tmp) / "j1")
-        wall_n, plan_n = run(names, args.jobs, Path(tmp) / f"j{args.jobs}")
+        wall1, plan1 = run(scenarios, 1, Path(tmp) / "j1")
+        wall_n, plan_n = run(scenarios, args.jobs, Path(tmp) / f"j{args.jobs}")
         errors = sum(1 for p in plan1 + plan_n for r in p.results.values() if r.error and r.error_kind != "start")
         cells = sum(len(p.cells) for p in plan1)
         print(f"catalogue: {len(names)} scenarios, {cells} cells" + (f", {errors} cell errors" if errors else ""))

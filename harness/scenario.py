@@ -36,8 +36,9 @@ PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "rep
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
                   "transports": list, "max_emit_bytes": int}
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
-SETTINGS = {"ping_interval": int, "ping_timeout": int, "max_http_buffer_size": int,
-            "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str}
+SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
+            "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
+            "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes", "fronts"}
@@ -247,11 +248,19 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     for key, value in settings.items():
         if key not in SETTINGS:
             raise loc.error(f"settings.{key}", f"unknown setting; known: {', '.join(SETTINGS)}")
-        if not isinstance(value, SETTINGS[key]) or isinstance(value, bool):
-            raise loc.error(f"settings.{key}", f"must be {SETTINGS[key].__name__}, got {value!r}")
+        kind = SETTINGS[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            name = "a number" if isinstance(kind, tuple) else kind.__name__
+            raise loc.error(f"settings.{key}", f"must be {name}, got {value!r}")
     for key in ("ping_interval", "ping_timeout"):
-        if key in settings and settings[key] < 1:
-            raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000)")
+        if key not in settings:
+            continue
+        if settings.get("allow_subsecond_ping") is True:
+            if not settings[key] > 0:
+                raise loc.error(f"settings.{key}", "seconds > 0")
+        elif not isinstance(settings[key], int) or settings[key] < 1:
+            raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000); "
+                                               "a trap scenario may set allow_subsecond_ping: true")
 
     faults = raw.get("faults") or {}
     if not isinstance(faults, dict):

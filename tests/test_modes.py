@@ -428,7 +428,8 @@ def test_node_allow_eio3_accepts_socketio_client_v2():
 
 
 def test_every_mode_is_tested():
-    assert sorted(SERVING_MODES + TRAP_MODES) == sorted(MODES)
+    # plain-ws is not Socket.IO: tests/test_plain_ws.py
+    assert sorted(SERVING_MODES + TRAP_MODES + ["plain-ws"]) == sorted(MODES)
 
 
 def test_gthread_without_simple_websocket_never_serves():

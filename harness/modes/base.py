@@ -19,6 +19,7 @@ APP_SETTING_VARS = (
     "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
     "SIOLAB_MESSAGE_QUEUE",
+    "SIOLAB_ALLOW_SUBSECOND_PING",
 )
 
 
@@ -26,21 +27,30 @@ APP_SETTING_VARS = (
 class ServerSettings:
     """The app's settings as the lab chooses them; compressed timings by default."""
 
-    ping_interval: int = 1      # whole seconds (trap: engineio sends int(s)*1000)
-    ping_timeout: int = 1
+    ping_interval: int | float = 1   # whole seconds (trap: engineio sends int(s)*1000) ...
+    ping_timeout: int | float = 1
     max_http_buffer_size: int = 1_000_000
     cors_origins: str | None = None     # None: same origin only; "*" or "http://a,http://b"
     reconnection_delay_ms: int = 500
     secret_key: str = "siolab-dev-secret"
     extra_env: Mapping[str, str] = field(default_factory=dict)   # applied last, may override
+    # ... unless a trap scenario opts in (trap 12: what 0.3 s really does); the apps then
+    # accept any positive number of seconds too (SIOLAB_ALLOW_SUBSECOND_PING=1).
+    allow_subsecond_ping: bool = False
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
         for name in ("ping_interval", "ping_timeout"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"ServerSettings.{name} must be a number of seconds, got {value!r}")
+            if self.allow_subsecond_ping:
+                if not value > 0:
+                    raise ValueError(f"ServerSettings.{name} must be > 0 seconds, got {value!r}")
+            elif not isinstance(value, int) or value < 1:
                 raise ValueError(f"ServerSettings.{name} must be whole seconds >= 1 "
-                                 f"(python-engineio advertises int(seconds)*1000), got {value!r}")
+                                 f"(python-engineio advertises int(seconds)*1000), got {value!r}; "
+                                 f"allow_subsecond_ping=True opts in to the trap")
 
     @classmethod
     def production(cls, **overrides) -> "ServerSettings":
@@ -73,6 +83,8 @@ def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
     })
     if settings.cors_origins:
         env["SIOLAB_CORS_ORIGINS"] = settings.cors_origins
+    if settings.allow_subsecond_ping:
+        env["SIOLAB_ALLOW_SUBSECOND_PING"] = "1"
     env.update(settings.extra_env)
     return env
 

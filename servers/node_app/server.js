@@ -79,6 +79,17 @@ function intSetting(env, name, dflt, minimum, unit) {
   return value;
 }
 
+// Trap 12's opt-in (SIOLAB_ALLOW_SUBSECOND_PING=1): any positive number of seconds, as the
+// Python apps then take; socket.io takes milliseconds, so 0.3 s goes out as 300.
+function pingSetting(env, name) {
+  if ((env.SIOLAB_ALLOW_SUBSECOND_PING || "").trim() !== "1") return intSetting(env, name, 1, 1, "seconds");
+  const raw = (env[name] || "").trim();
+  if (!raw) return 1;
+  const value = Number(raw);
+  if (!(value > 0)) throw new SettingsError(name, `'${raw}' is not a number of seconds above 0`);
+  return value;
+}
+
 function loadSettings(env) {
   const asyncMode = (env.SIOLAB_ASYNC_MODE || "").trim();
   if (asyncMode && asyncMode !== "node") {
@@ -86,8 +97,8 @@ function loadSettings(env) {
   }
   const delay = intSetting(env, "SIOLAB_RECONNECTION_DELAY_MS", 500, 0, "milliseconds");
   const settings = {
-    pingInterval: intSetting(env, "SIOLAB_PING_INTERVAL", 1, 1, "seconds"),
-    pingTimeout: intSetting(env, "SIOLAB_PING_TIMEOUT", 1, 1, "seconds"),
+    pingInterval: pingSetting(env, "SIOLAB_PING_INTERVAL"),
+    pingTimeout: pingSetting(env, "SIOLAB_PING_TIMEOUT"),
     maxHttpBufferSize: intSetting(env, "SIOLAB_MAX_HTTP_BUFFER_SIZE", 1000000, 1, "bytes"),
     corsOrigins: null,
     secretKey: null,
@@ -477,8 +488,8 @@ function createApp(settings, templates) {
   });
 
   const io = new Server(server, {
-    pingInterval: settings.pingInterval * 1000,
-    pingTimeout: settings.pingTimeout * 1000,
+    pingInterval: Math.round(settings.pingInterval * 1000),
+    pingTimeout: Math.round(settings.pingTimeout * 1000),
     maxHttpBufferSize: settings.maxHttpBufferSize,
     allowEIO3: settings.allowEIO3,
     // Like python-engineio's cors_allowed_origins: the accepted origin is echoed, with credentials.

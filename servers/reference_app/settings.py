@@ -52,8 +52,8 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     async_mode: str             # or AUTO_ASYNC_MODE: let Flask-SocketIO's auto-detection pick
-    ping_interval: int          # whole seconds: python-engineio advertises int(s) * 1000
-    ping_timeout: int
+    ping_interval: int | float  # whole seconds: python-engineio advertises int(s) * 1000 ...
+    ping_timeout: int | float   # ... fractions only with SIOLAB_ALLOW_SUBSECOND_PING=1 (a trap scenario)
     max_http_buffer_size: int
     cors_origins: str | list[str] | None   # None = same origin only
     secret_key: str
@@ -80,6 +80,23 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, unit: st
     if value < minimum:
         raise SettingsError(name, f"{value} is below the minimum of {minimum} {unit}")
     return value
+
+
+def _ping(env: Mapping[str, str], name: str) -> int | float:
+    """Whole seconds >= 1, or with SIOLAB_ALLOW_SUBSECOND_PING=1 any positive number (trap 12:
+    the lab shows what python-engineio advertises for 0.3 s; never a default)."""
+    if env.get("SIOLAB_ALLOW_SUBSECOND_PING", "").strip() != "1":
+        return _int(env, name, 1, 1, "seconds")
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 1
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise SettingsError(name, f"{raw} is not above 0 seconds")
+    return int(value) if value.is_integer() else value
 
 
 def _async_mode(env: Mapping[str, str], allowed: tuple[str, ...]) -> str:
@@ -152,8 +169,8 @@ def from_env(env: Mapping[str, str] | None = None,
     delay = _int(env, "SIOLAB_RECONNECTION_DELAY_MS", 500, 0, "milliseconds")
     return Settings(
         async_mode=_async_mode(env, allowed_async_modes),
-        ping_interval=_int(env, "SIOLAB_PING_INTERVAL", 1, 1, "seconds"),
-        ping_timeout=_int(env, "SIOLAB_PING_TIMEOUT", 1, 1, "seconds"),
+        ping_interval=_ping(env, "SIOLAB_PING_INTERVAL"),
+        ping_timeout=_ping(env, "SIOLAB_PING_TIMEOUT"),
         max_http_buffer_size=_int(env, "SIOLAB_MAX_HTTP_BUFFER_SIZE", 1_000_000, 1, "bytes"),
         cors_origins=_cors(env),
         secret_key=_secret_key(env),
