@@ -32,7 +32,9 @@ STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe"
 BROWSER_ACTIONS = {"goto": str, "click": str, "eval": str}
 PYTHON_ACTIONS = {"emit": dict, "disconnect": bool}
 PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "repeat": int,
-                "concurrency": int, "timeout": (int, float)}
+                "concurrency": int, "timeout": (int, float),
+                # session-aware requests left pending, with a check after each (harness/clients/probe.py)
+                "session": bool, "wait": bool, "check_path": str, "check_timeout": (int, float)}
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
                   "transports": list, "max_emit_bytes": int}
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
@@ -361,7 +363,7 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             for k, v in args.items():
                 if k not in PROBE_FIELDS:
                     raise loc.error(f"{spath}.probe.{k}", f"unknown; a probe has {', '.join(PROBE_FIELDS)}")
-                if not isinstance(v, PROBE_FIELDS[k]) or isinstance(v, bool):
+                if not isinstance(v, PROBE_FIELDS[k]) or (isinstance(v, bool) and PROBE_FIELDS[k] is not bool):
                     raise loc.error(f"{spath}.probe.{k}", "wrong type")
 
     expectations = []

@@ -139,6 +139,11 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
                                    f"{settings.node_modules}?)")
         return send_file(path, max_age=0)
 
+    @app.route("/health")
+    def health():
+        # What a load balancer's health check asks: plain HTTP, no Socket.IO.
+        return jsonify(ok=True)
+
     @app.route("/__siolab/info")
     def siolab_info():
         return jsonify(info(APP_NAME, socketio.async_mode, settings, VERSION_KEYS))
