@@ -35,6 +35,8 @@ def cmd_run(args) -> int:
     if args.all == bool(args.scenario):
         raise BadInput("name one scenario, or --all for the whole catalogue")
     scenarios = [load_scenario(p) for p in catalogue()] if args.all else [load_scenario(args.scenario)]
+    if args.clients is not None:
+        _override_storm_clients(scenarios, args.clients, strict=not args.all)
     filters = {"mode": _csv(args.mode), "client": _csv(args.client), "fault": _csv(args.fault),
                "transport": _csv(args.transport), "singleton": _csv(args.singleton)}
     if not args.all:
@@ -81,6 +83,18 @@ def cmd_run(args) -> int:
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
 
 
+def _override_storm_clients(scenarios: list, n: int, *, strict: bool) -> None:
+    """`--clients N`: every storm client profile runs N clients (the driver records N; the checks read it)."""
+    if n < 1:
+        raise BadInput(f"--clients {n}: at least 1")
+    for s in scenarios:
+        storms = [spec for spec in s.clients.values() if spec.get("kind") == "storm"]
+        if strict and not storms:
+            raise BadInput(f"--clients: {s.name} has no storm client (a client profile of kind storm)")
+        for spec in storms:
+            spec["clients"] = n
+
+
 def print_claims(results: list) -> None:
     """The catalogue's hypothesis board: every claim and its verdict."""
     print("\nclaims")
@@ -92,6 +106,10 @@ def print_claims(results: list) -> None:
 
 def print_summary(r: report_mod.RunReport) -> None:
     print()
+    from .reports.curve import text as curve_text
+
+    for line in curve_text(r):
+        print(line)
     width = max(len(c.cell.id) for c in r.cells)
     for c in r.cells:
         if c.error and not getattr(c, "judged", False):
@@ -193,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fault", help="only these faults (names from the scenario)")
     r.add_argument("--transport", help="only these transports: polling, websocket, default")
     r.add_argument("--singleton", help="only these singleton variants: naive, fixed")
+    r.add_argument("--clients", type=int, help="storm scenarios: clients per storm (default: the scenario's, 200)")
     r.add_argument("--out", help="run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)")
     r.set_defaults(func=cmd_run)
 

@@ -84,6 +84,14 @@ class _Client:
             if browser is None:
                 raise RuntimeError("browser cell without a browser driver")
             self.page = stack.enter_context(browser.new_cell(timeline, cell_dir, base_url=topology.base_url))
+        elif self.kind == "storm":
+            from .clients.storm import StormDriver
+
+            self.storm = StormDriver(timeline, topology.base_url, clients=int(self.profile["clients"]),
+                                     transports=self.profile["transports"], namespace=self.profile["namespace"],
+                                     reconnection_delay=settings.reconnection_delay_ms / 1000,
+                                     randomization_factor=float(self.profile["randomization_factor"]))
+            stack.callback(self.storm.close)
         else:
             from .clients.pyclient import PythonClient
 
@@ -121,6 +129,8 @@ class _Client:
             if self.profile["login"]:
                 self.page.goto(f"/login?user={LOGIN_USER}")
             self.page.goto(self.page_path())
+        elif self.kind == "storm":
+            self.storm.start()
         else:
             self.py.connect()
 
@@ -180,8 +190,10 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
                 raise MissingComponent(describe_missing(absent))
             supervisor = stack.enter_context(Supervisor(cell_dir, timeline))
             mark = time.monotonic()
+            profile = scenario.client_profile(cell)
             topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
-                                with_proxy=bool(fault and fault.needs_proxy), front=scenario.front(cell))
+                                with_proxy=bool(fault and fault.needs_proxy)
+                                or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell))
             result.phases["server start"] = time.monotonic() - mark
             mark = time.monotonic()
             client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)

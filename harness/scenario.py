@@ -36,7 +36,9 @@ PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "rep
                 # session-aware requests left pending, with a check after each (harness/clients/probe.py)
                 "session": bool, "wait": bool, "check_path": str, "check_timeout": (int, float)}
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
-                  "transports": list, "max_emit_bytes": int}
+                  "transports": list, "max_emit_bytes": int,
+                  # kind storm: how many clients, their jitter, and whether they dial through the proxy
+                  "clients": int, "randomization_factor": (int, float), "proxy": bool}
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
@@ -122,7 +124,7 @@ class Scenario:
     def client_profile(self, cell: Cell) -> dict[str, Any]:
         """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
         profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None,
-                   "max_emit_bytes": None}
+                   "max_emit_bytes": None, "clients": 200, "randomization_factor": 0.5, "proxy": True}
         profile.update(self.clients[cell.params["client"]])
         return profile
 
@@ -296,9 +298,12 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if key not in PROFILE_FIELDS:
                 raise loc.error(f"{cpath}.{key}", f"unknown; a client profile has {', '.join(PROFILE_FIELDS)}")
             if not isinstance(value, PROFILE_FIELDS[key]):
-                raise loc.error(f"{cpath}.{key}", f"must be {PROFILE_FIELDS[key].__name__}, got {value!r}")
-        if spec.get("kind") not in ("browser", "python"):
-            raise loc.error(f"{cpath}.kind", "browser or python")
+                raise loc.error(f"{cpath}.{key}", f"must be {getattr(PROFILE_FIELDS[key], '__name__', 'a number')}, got {value!r}")
+        if spec.get("kind") not in ("browser", "python", "storm"):
+            raise loc.error(f"{cpath}.kind", "browser, python or storm (N python-socketio clients at once)")
+        for key, low in (("clients", 1), ("randomization_factor", 0)):
+            if spec.get(key, low) < low or isinstance(spec.get(key), bool):
+                raise loc.error(f"{cpath}.{key}", f"a number >= {low}")
         if spec.get("headers", "dict") not in ("dict", "callable", "none"):
             raise loc.error(f"{cpath}.headers", "dict, callable or none (how a python client sends its login cookie)")
         clients[str(cname)] = spec

@@ -12,7 +12,7 @@ from html import escape
 from ..checks import METRICS
 from ..checks.judge import NO_EVIDENCE, REFUTED
 from . import rca as rca_mod
-from . import sequence, svg
+from . import curve, sequence, svg
 from .markdown import verdict_columns
 from .model import CellReport, RunReport
 from .wording import against_record, describe, plain, rel_time
@@ -236,7 +236,7 @@ def render(r: RunReport, story: rca_mod.Rca | None = None) -> str:
         ' · also as <a href="report.md">Markdown</a>, <a href="report.json">JSON</a>, '
         '<a href="report.junit.xml">JUnit XML</a></p>',
         f"<nav>{nav}</nav></header>",
-        _incident(r, story), _timeline(story), _board(story),
+        _incident(r, story), curve.html(r), _timeline(story), _board(story),
         f'<section id="root-cause"><h2>Root cause</h2>{_ul(story.root_cause)}</section>',
         '<section id="findings"><h2>What the recording shows</h2><p class="muted">Every line below is derived from this '
         "run's own timelines (<code>cells/*/timeline.jsonl</code>), not from prior knowledge.</p>"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from ..checks import METRICS
 from ..checks.judge import NO_EVIDENCE, REFUTED
+from . import curve, sequence
 from . import rca as rca_mod
-from . import sequence
 from .model import RunReport
 from .wording import against_record, describe, event_line, fmt, rel_time
 
@@ -15,7 +15,8 @@ MAX_COLUMNS = 11
 
 def verdict_columns(r: RunReport) -> list[str]:
     """The incident's figures for a scenario with faults, then those its expectations and claims name."""
-    cols = list(VERDICT_COLUMNS) if r.has_faults else []
+    # A storm's cells have no single client's sid: only its own figures.
+    cols = list(VERDICT_COLUMNS) if r.has_faults and not any(c.client == "storm" for c in r.cells) else []
     return list(dict.fromkeys(cols + r.referenced_figures()))[:MAX_COLUMNS]
 
 
@@ -143,6 +144,7 @@ def render(r: RunReport, story: rca_mod.Rca | None = None) -> str:
              f"· verdict: **{'PASS' if r.ok else 'FAIL'}** · also as [HTML](report.html), [JSON](report.json), "
              "[JUnit XML](report.junit.xml)", ""]
     lines += _incident(r, story)
+    lines += curve.markdown(r)
     lines += _timeline(story)
     lines += _board(story)
     lines += ["## Root cause", "", *_bullets(story.root_cause)]

@@ -171,3 +171,56 @@ def _message_svg(m: Message, xs: dict[str, float], y: float, uid: str, width: fl
     mid = (x1 + x2) / 2
     return (f'<g><line x1="{x1:.0f}" x2="{x2:.0f}" y1="{y + 4}" y2="{y + 4}" class="{cls}" marker-end="{marker}"/>'
             f'<text x="{mid:.0f}" y="{y}" class="msg-text">{text}</text>{tip}</g>')
+
+
+CURVE_COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#37474f")
+
+
+def curve_chart(series: list[tuple[str, list[tuple[float, int]]]], top: int) -> str:
+    """Step lines of connected clients over time (0 = the fault), one per cell, with a legend."""
+    series = [(name, pts) for name, pts in series if pts]
+    if not series:
+        return '<p class="muted">no storm samples recorded</p>'
+    top = max(top, max(n for _, pts in series for _, n in pts), 1)
+    t0 = max(-1.0, min(pts[0][0] for _, pts in series))
+    t1 = max(pts[-1][0] for _, pts in series)
+    span = max(t1 - t0, 1e-3)
+    left, right, top_y, plot_h = 56, 16, 16, 220
+    height = top_y + plot_h + 34 + 18 * ((len(series) + 2) // 3)
+    x = lambda t: left + (t - t0) / span * (WIDTH - left - right)  # noqa: E731
+    y = lambda n: top_y + plot_h - n / top * plot_h  # noqa: E731
+    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+           'xmlns="http://www.w3.org/2000/svg" aria-label="reconnection curve: clients connected over time">']
+    for frac in (0, 0.25, 0.5, 0.75, 1):
+        n = round(top * frac)
+        out.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{y(n):.1f}" y2="{y(n):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(n) + 4:.1f}" class="axis" text-anchor="end">{n}</text>')
+    step = 1 if span <= 20 else 5
+    tick = int(t0) - 1
+    while tick <= t1:
+        if tick >= t0:
+            out.append(f'<line x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top_y}" y2="{top_y + plot_h}" class="tick"/>'
+                       f'<text x="{x(tick):.1f}" y="{top_y + plot_h + 14}" class="axis">{tick:+d} s</text>')
+        tick += step
+    if t0 <= 0 <= t1:
+        out.append(f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{top_y - 6}" y2="{top_y + plot_h}" class="fault"/>'
+                   f'<text x="{x(0) + 4:.1f}" y="{top_y + 4}" class="fault-label">fault</text>')
+    for k, (name, pts) in enumerate(series):
+        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        path, prev = [], None
+        for t, n in pts:
+            if t < t0:
+                continue
+            if prev is None:
+                path.append(f"M{x(t):.1f},{y(n):.1f}")
+            else:
+                path.append(f"H{x(t):.1f}V{y(n):.1f}")
+            prev = n
+        out.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="1.8">'
+                   f'{_title(f"{name}: clients connected")}</path>')
+        lx = left + (k % 3) * 300
+        ly = top_y + plot_h + 32 + 18 * (k // 3)
+        out.append(f'<rect x="{lx}" y="{ly - 9}" width="14" height="4" fill="{colour}"/>'
+                   f'<text x="{lx + 20}" y="{ly - 4}">{escape(name)}</text>')
+    out.append("</svg>")
+    return "".join(out)
