@@ -94,6 +94,11 @@ def _after_fault(v: CellView, kind: str) -> list[Event]:
     return v.of(kind, src="pyclient", after=v.t_fault) if v.t_fault is not None else []
 
 
+def _stormy(v: CellView) -> bool:
+    """A storm cell with a fault: counts are figures there (0 included), None elsewhere."""
+    return v.t_fault is not None and bool(v.of("storm.start"))
+
+
 @metric("storm_clients", "storm: the number of clients the storm driver ran")
 def storm_clients(v: CellView) -> Finding:
     starts = v.of("storm.start")
@@ -112,6 +117,13 @@ def storm_dropped(v: CellView) -> Finding:
     s = storm_of(v)
     e = s.dip() if s else None
     return Finding(s.clients - s.connected(e) if e else None, [e] if e else [])
+
+
+@metric("storm_all_dropped", "storm: every client lost its connection after the fault (the samples reached 0)")
+def storm_all_dropped(v: CellView) -> Finding:
+    s = storm_of(v)
+    e = s.dip() if s else None
+    return Finding(s.connected(e) == 0 if e else None, [e] if e else [])
 
 
 @metric("storm_all_back", "storm: every client connected again after the fault")
@@ -161,16 +173,19 @@ def storm_peak_reconnects_per_s(v: CellView) -> Finding:
     for i, e in enumerate(after):
         while after[j].t < e.t - WINDOW_S:
             j += 1
-        rise = s.connected(e) - min(s.connected(x) for x in after[j:i + 1])
+        # the sample before the window holds its value until the window's first sample
+        window = after[max(j - 1, 0):i + 1]
+        low = min(window, key=s.connected)
+        rise = s.connected(e) - s.connected(low)
         if rise > best:
-            best, pair = rise, [after[j], e]
+            best, pair = rise, [low, e]
     return Finding(best if s else None, pair)
 
 
 @metric("storm_handshakes", "storm: session attempts (Engine.IO requests without a sid) after the fault")
 def storm_handshakes(v: CellView) -> Finding:
     es = _after_fault(v, "storm.handshake")
-    return Finding(len(es) if v.t_fault is not None else None, es[:3])
+    return Finding(len(es) if _stormy(v) else None, es[:3])
 
 
 @metric("storm_peak_handshakes_per_s", "storm: the most session attempts within one second after the fault")
@@ -178,13 +193,13 @@ def storm_peak_handshakes_per_s(v: CellView) -> Finding:
     es = _after_fault(v, "storm.handshake")
     best, start = peak_window([e.t for e in es])
     first = [e for e in es if start is not None and e.t >= start][:1]
-    return Finding(best if v.t_fault is not None else None, first)
+    return Finding(best if _stormy(v) else None, first)
 
 
 @metric("storm_400", "storm: responses 400 to the storm's clients after the fault")
 def storm_400(v: CellView) -> Finding:
     es = [e for e in _after_fault(v, "storm.http_error") if e.data.get("status") == 400]
-    return Finding(len(es) if v.t_fault is not None else None, es[:3])
+    return Finding(len(es) if _stormy(v) else None, es[:3])
 
 
 @metric("storm_400_body", "storm: the body of the first 400 after the fault")
@@ -196,19 +211,19 @@ def storm_400_body(v: CellView) -> Finding:
 @metric("storm_http_errors", "storm: responses >= 400 of any status to the storm's clients after the fault")
 def storm_http_errors(v: CellView) -> Finding:
     es = _after_fault(v, "storm.http_error")
-    return Finding(len(es) if v.t_fault is not None else None, es[:3])
+    return Finding(len(es) if _stormy(v) else None, es[:3])
 
 
 @metric("storm_failed_requests", "storm: requests of the storm's clients that got no response after the fault")
 def storm_failed_requests(v: CellView) -> Finding:
     es = _after_fault(v, "storm.http_failed")
-    return Finding(len(es) if v.t_fault is not None else None, es[:3])
+    return Finding(len(es) if _stormy(v) else None, es[:3])
 
 
 @metric("storm_connect_errors", "storm: connect_error events of the storm's clients after the fault")
 def storm_connect_errors(v: CellView) -> Finding:
     es = _after_fault(v, "storm.connect_error")
-    return Finding(len(es) if v.t_fault is not None else None, es[:3])
+    return Finding(len(es) if _stormy(v) else None, es[:3])
 
 
 def _server_connects(v: CellView) -> list[Event]:
@@ -217,7 +232,7 @@ def _server_connects(v: CellView) -> list[Event]:
 
 @metric("storm_server_connects", "storm: Socket.IO connects the server logged after the fault")
 def storm_server_connects(v: CellView) -> Finding:
-    if v.t_fault is None or not v.of("storm.start"):
+    if not _stormy(v):
         return Finding(None)
     es = _server_connects(v)
     return Finding(len(es), es[:3])
