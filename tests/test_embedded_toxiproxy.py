@@ -427,3 +427,116 @@ def test_choose_backend_and_server_argv(tmp_path):
     assert argv[1:] == ["-m", "harness.faults.embedded_toxiproxy", "--host", "127.0.0.1", "--port", "8474"]
     with pytest.raises(ValueError):
         toxiproxy_api.server_argv("url", "127.0.0.1", 8474)
+
+
+# --- toxics as Toxiproxy's toxics/*.go behave ------------------------------------------------
+
+class Arrivals:
+    """An upstream that records when each piece of data reaches it (and echoes it)."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self.server = TcpServer(self._handle)
+
+    def _handle(self, conn: socket.socket) -> None:
+        while data := conn.recv(65536):
+            self.times.append(time.monotonic())
+            conn.sendall(data)
+
+
+@pytest.fixture
+def arrivals():
+    upstream = Arrivals()
+    yield upstream
+    upstream.server.close()
+
+
+def test_latency_is_per_stream_and_chained_latencies_add_up(api, arrivals, request):
+    proxy = api.create_proxy(request.node.name[:40], "127.0.0.1:0", arrivals.server.address)
+    proxy.add_toxic("latency", latency=300)  # downstream: the answers only
+    with connect(proxy) as sock:
+        start = time.monotonic()
+        assert roundtrip(sock, b"ping") == b"ping"
+        took = time.monotonic() - start
+        assert arrivals.times[0] - start < 0.25 <= took  # the request went up undelayed
+        proxy.update_toxic("latency_downstream", latency=100)
+        proxy.add_toxic("latency", name="second", latency=100)
+        start = time.monotonic()
+        assert roundtrip(sock, b"twice") == b"twice"
+        assert time.monotonic() - start >= 0.19  # 100 + 100: Toxiproxy restamps each chunk
+
+
+def test_latency_jitter_stays_within_its_bounds(echo_proxy):
+    echo_proxy.add_toxic("latency", latency=100, jitter=60)
+    with connect(echo_proxy) as sock:
+        for _ in range(5):
+            start = time.monotonic()
+            assert roundtrip(sock, b"j") == b"j"
+            assert time.monotonic() - start >= 0.039  # never below latency - jitter
+
+
+def test_bandwidth_limits_only_its_stream(api, arrivals, request):
+    proxy = api.create_proxy(request.node.name[:40], "127.0.0.1:0", arrivals.server.address)
+    proxy.add_toxic("bandwidth", stream="upstream", rate=10)  # 10 KB/s, client -> server
+    payload = os.urandom(5000)
+    with connect(proxy) as sock:
+        start = time.monotonic()
+        assert roundtrip(sock, payload) == payload
+        # 5000 bytes at 10,000 B/s: 0.5 s, in 1000-byte pieces every 100 ms
+        assert arrivals.times[-1] - start >= 0.45
+        assert len(arrivals.times) >= 3
+    proxy.remove_toxic("bandwidth_upstream")
+    proxy.add_toxic("bandwidth", rate=10)  # downstream now; the upstream is at full speed
+    arrivals.times.clear()
+    with connect(proxy) as sock:
+        start = time.monotonic()
+        assert roundtrip(sock, payload) == payload
+        assert arrivals.times[0] - start < 0.2 and time.monotonic() - start >= 0.45
+
+
+def test_slice_sizes_cover_the_chunk_around_the_average():
+    from harness.faults.embedded_toxiproxy import slice_sizes
+    for size in (1, 7, 100, 4096):
+        sizes = slice_sizes(size, 10, 4)
+        assert sum(sizes) == size and all(0 < s <= 14 for s in sizes)
+        assert size <= 14 or len(sizes) >= size // 14
+    assert slice_sizes(64, 8, 0) == [8] * 8  # no variation: exact halves
+
+
+def test_slicer_delivers_pieces_delay_apart(echo_proxy):
+    echo_proxy.add_toxic("slicer", average_size=10, size_variation=4, delay=20_000)  # 20 ms
+    payload = bytes(range(200))
+    with connect(echo_proxy) as sock:
+        start = time.monotonic()
+        sock.sendall(payload)
+        got, reads = b"", 0
+        while len(got) < len(payload):
+            got += sock.recv(65536)
+            reads += 1
+        assert got == payload
+        # at least 200/14 = 15 pieces, 20 ms apart; the reader sees them separately
+        assert time.monotonic() - start >= 14 * 0.02 * 0.9
+        assert reads >= 5
+
+
+def test_timeout_is_rearmed_by_data_and_closes_once_idle(echo_proxy, events):
+    echo_proxy.add_toxic("timeout", timeout=400)
+    with connect(echo_proxy, timeout=0.05) as sock:
+        for _ in range(10):  # 1 s of data every 100 ms: dropped, and each re-arms the timer
+            sock.sendall(b"x")
+            last = time.monotonic()
+            with pytest.raises(socket.timeout):
+                sock.recv(100)  # nothing comes back, and no EOF either
+            time.sleep(0.05)
+        sock.settimeout(3)
+        assert sock.recv(100) == b""
+        assert time.monotonic() - last >= 0.35
+    events.wait_event("proxy.close", proxy=echo_proxy.name, by="toxic", toxic="timeout_downstream")
+
+
+def test_timeout_zero_starves_without_closing(echo_proxy):
+    echo_proxy.add_toxic("timeout", stream="upstream", timeout=0)
+    with connect(echo_proxy, timeout=1.0) as sock:
+        sock.sendall(b"lost")
+        with pytest.raises(socket.timeout):
+            sock.recv(100)  # a second of silence: neither data nor a close

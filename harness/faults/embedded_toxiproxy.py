@@ -15,7 +15,12 @@ Semantics kept from Toxiproxy, on purpose:
   waits `timeout` ms, then closes both sockets with SO_LINGER 0 (a real RST); a connection
   accepted while a `reset_peer` exists has SO_LINGER 0 from the start, so any later close
   of it is an RST too;
-- removing a `timeout` toxic closes the connections it starved (their data was dropped);
+- `timeout` drops its stream's data and closes the connection after `timeout` ms without
+  data (every dropped chunk re-arms the timer, as Toxiproxy's select loop does; 0: never);
+  removing it closes the connections it starved (their data was dropped);
+- `latency` delays each chunk by latency +/- jitter from its arrival, in order; chained
+  latency toxics add up; `bandwidth` is in KB/s (1 KB = 1000 bytes), sent in 100 ms pieces;
+  `slicer` splits each chunk around `average_size` +/- `size_variation` bytes, `delay` us apart;
 - `enabled: false` stops listening (new connects are refused by the kernel) and closes
   every open connection; changing `listen` or `upstream` restarts the proxy the same way.
 One deliberate difference: Toxiproxy only sets SO_LINGER 0 on connections opened while a
@@ -186,7 +191,9 @@ class LatencyToxic(Toxic):
         latency, jitter = self.attributes["latency"], self.attributes["jitter"]
         while (chunk := await stub.read()) is not None:
             delay_ms = latency + (random.randrange(-jitter, jitter) if jitter > 0 else 0)
-            await stub.send_at([(chunk.t + delay_ms / 1000, chunk)])
+            due = chunk.t + delay_ms / 1000
+            # the chunk leaves stamped with its due time, so a second latency toxic adds up (Toxiproxy #94)
+            await stub.send_at([(due, Chunk(chunk.data, max(due, chunk.t)))])
         stub.close()
 
 
@@ -275,13 +282,16 @@ class TimeoutToxic(Toxic):
 
     async def pipe(self, stub):
         timeout_ms = self.attributes["timeout"]
-        try:
-            async with asyncio.timeout(timeout_ms / 1000 if timeout_ms > 0 else None):
-                while await stub.read() is not None:
-                    pass  # drop the data on the ground
-        except TimeoutError:
-            stub.close_connection()
-            return
+        while True:
+            # Toxiproxy arms a fresh timer each time a chunk is dropped: the connection closes
+            # after `timeout` ms without data (0: never), and data keeps it open but starved
+            try:
+                chunk = await asyncio.wait_for(stub.read(), timeout_ms / 1000 if timeout_ms > 0 else None)
+            except TimeoutError:
+                stub.close_connection()
+                return
+            if chunk is None:
+                break
         stub.close()
 
 
