@@ -37,3 +37,4 @@ def measure(events: list[Event]) -> dict[str, Finding]:
 from .cell_view import CellView  # noqa: E402
 from . import page, recovery, refusal, stale_sid, storm  # noqa: E402,F401  (they register their metrics)
 from . import held_requests, ping, plain_ws  # noqa: E402,F401
+from . import server_side  # noqa: E402,F401

@@ -101,3 +101,91 @@ class ProxyDown(Fault):
         topology.proxy.proxy.enable()
         timeline.record("harness", "server.up", {"name": "proxy", "via": "proxy"})
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+
+# Toxiproxy's attribute names per toxic type (toxics/*.go); -1 below means "not given".
+TOXIC_ATTRIBUTES = {
+    "latency": ("latency", "jitter"),
+    "bandwidth": ("rate",),
+    "slicer": ("average_size", "size_variation", "delay"),
+    "timeout": ("timeout",),
+    "limit_data": ("bytes",),
+    "slow_close": ("delay",),
+}
+TOXIC_NAME = "siolab_toxic"
+
+
+@register
+@dataclass
+class ProxyToxic(Fault):
+    """One Toxiproxy toxic on one stream of every connection, for `duration_s`, then removed.
+
+    The network misbehaves and nothing restarts: latency, a bandwidth cap, a slicer, a
+    connection that goes silent (`timeout`; 0 = never closes, data dropped until removed,
+    when Toxiproxy closes what it starved). Connections opened meanwhile (reconnects) get
+    the toxic too. With `emit_bytes`, each client emits a message that large once the
+    toxic is on (a big message over a slow uplink): the browser sends `random` base-36 text
+    (which permessage-deflate cannot shrink to nothing) or `repeated` 'x' x N; the Python
+    client sends 'x' x N either way (it never compresses).
+    """
+
+    type = "proxy-toxic"
+    description = "a Toxiproxy toxic (latency, bandwidth, slicer, timeout, limit_data, slow_close) on one stream for duration_s, then removed"
+    needs_proxy = True
+    toxic: str = "latency"
+    stream: str = "downstream"
+    duration_s: float = 5.0
+    emit_bytes: int = 0
+    emit_event: str = "message"
+    emit_text: str = "random"
+    latency: int = -1
+    jitter: int = -1
+    rate: int = -1
+    average_size: int = -1
+    size_variation: int = -1
+    delay: int = -1
+    timeout: int = -1
+    bytes: int = -1
+
+    def __post_init__(self) -> None:
+        from .registry import FaultError
+        if self.emit_text not in ("random", "repeated"):
+            raise FaultError(f"fault 'proxy-toxic' emit_text must be random or repeated, got {self.emit_text!r}")
+        if self.toxic not in TOXIC_ATTRIBUTES:
+            raise FaultError(f"fault 'proxy-toxic' toxic {self.toxic!r} unknown; known: {', '.join(TOXIC_ATTRIBUTES)}")
+        if self.stream not in ("upstream", "downstream"):
+            raise FaultError(f"fault 'proxy-toxic' stream must be upstream (client to server) or downstream, got {self.stream!r}")
+        allowed = TOXIC_ATTRIBUTES[self.toxic]
+        for name in {n for names in TOXIC_ATTRIBUTES.values() for n in names} - set(allowed):
+            if getattr(self, name) != -1:
+                raise FaultError(f"fault 'proxy-toxic' attribute {name!r} is not one of the {self.toxic} toxic's: {', '.join(allowed)}")
+        for name in allowed:
+            if getattr(self, name) != -1 and (int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0):
+                raise FaultError(f"fault 'proxy-toxic' attribute {name!r} must be a whole number >= 0")
+
+    def toxic_attributes(self) -> dict[str, int]:
+        return {n: int(getattr(self, n)) for n in TOXIC_ATTRIBUTES[self.toxic] if getattr(self, n) != -1}
+
+    def attributes(self) -> dict:
+        keep = {"toxic", "stream", "duration_s"} | ({"emit_bytes", "emit_event", "emit_text"} if self.emit_bytes else set())
+        return {**{k: v for k, v in super().attributes().items() if k in keep}, **self.toxic_attributes()}
+
+    def _browser_emit(self) -> str:
+        n = int(self.emit_bytes)
+        text = (f"'x'.repeat({n})" if self.emit_text == "repeated" else
+                f"(() => {{ let t = ''; while (t.length < {n}) t += Math.random().toString(36).slice(2); return t.slice(0, {n}); }})()")
+        return f"(() => {{ const s = window.__appSocket; if (!s) return false; s.emit({self.emit_event!r}, {text}); return true; }})()"
+
+    def inject(self, topology, timeline) -> None:
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        proxy = topology.proxy.proxy
+        proxy.add_toxic(self.toxic, stream=self.stream, name=TOXIC_NAME, **self.toxic_attributes())
+        try:
+            if self.emit_bytes:
+                for client in topology.clients:
+                    client.python_step("emit", {"event": self.emit_event, "bytes": self.emit_bytes})
+                    client.browser_step("eval", self._browser_emit())
+            time.sleep(self.duration_s)
+        finally:
+            proxy.remove_toxic(TOXIC_NAME)  # a timeout toxic's removal closes the connections it starved
+        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
