@@ -194,6 +194,8 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
             topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
                                 with_proxy=bool(fault and fault.needs_proxy)
                                 or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell))
+            if topology.proxy is not None:
+                stack.callback(topology.proxy.close)
             result.phases["server start"] = time.monotonic() - mark
             mark = time.monotonic()
             client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)

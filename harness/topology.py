@@ -152,9 +152,19 @@ class ProxyFront:
                                   timeout=10, what="the Toxiproxy API")
         self.api = toxiproxy_api.ToxiproxyAPI(api_url)
         self.listen_port = free_port()
+        if self.backend == "url":  # a shared server (docker-compose): one proxy per cell, side by side
+            name = f"{name}-{self.listen_port}"
         self.proxy = self.api.create_proxy(name, f"{HOST}:{self.listen_port}", f"{HOST}:{upstream_port}")
         timeline.record("harness", "proxy.ready", {"backend": self.backend, "api": api_url,
                                                    "listen": self.listen_port, "upstream": upstream_port})
+
+    def close(self) -> None:
+        """A shared server outlives the cell: remove the cell's proxy (its port, its toxics)."""
+        if self.backend == "url":
+            try:
+                self.proxy.destroy()
+            except Exception:  # noqa: BLE001 - the server may be gone; nothing of ours is left then
+                pass
 
 
 class NginxFront:

@@ -540,3 +540,24 @@ def test_timeout_zero_starves_without_closing(echo_proxy):
         sock.sendall(b"lost")
         with pytest.raises(socket.timeout):
             sock.recv(100)  # a second of silence: neither data nor a close
+
+
+def test_shared_server_gets_one_proxy_per_cell_and_loses_it_after(proxy_process, echo_server, tmp_path, monkeypatch):
+    """TOXIPROXY_URL (docker-compose): cells side by side on one server, nothing left behind."""
+    from harness.supervisor import Supervisor
+    from harness.timeline import Timeline
+    from harness.topology import ProxyFront
+
+    api = proxy_process.api
+    monkeypatch.setenv("TOXIPROXY_URL", api.url)
+    upstream = int(echo_server.address.rpartition(":")[2])
+    with Timeline(tmp_path / "timeline.jsonl") as timeline, Supervisor(tmp_path, timeline) as supervisor:
+        first, second = (ProxyFront(supervisor, timeline, upstream) for _ in range(2))
+        assert first.backend == "url" and first.proc is None  # nothing started: the server is shared
+        assert first.proxy.name != second.proxy.name
+        for front in (first, second):
+            with socket.create_connection(("127.0.0.1", front.listen_port), timeout=2) as sock:
+                assert roundtrip(sock, b"through") == b"through"
+        first.close()
+        second.close()
+    assert not {first.proxy.name, second.proxy.name} & set(api.proxies())
