@@ -99,6 +99,7 @@ class _Client:
             self.py = PythonClient(timeline, topology.base_url, transports=transports,
                                    headers=self._python_headers(), namespace=self.profile["namespace"],
                                    max_emit_bytes=self.profile["max_emit_bytes"],
+                                   socketio_path=self.profile["sio_path"] or "socket.io",
                                    reconnection_delay=settings.reconnection_delay_ms / 1000)
             stack.callback(self.py.close)
 
@@ -122,12 +123,23 @@ class _Client:
         query = f"singleton={variant}&transport={self.transport}"
         if self.profile["namespace"] != "/":
             query += f"&ns={self.profile['namespace']}"
-        return f"{path}{sep}{query}"
+        if self.profile["build"] != "v4":
+            query += f"&client={self.profile['build']}"
+        if self.profile["socket_host"]:
+            query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
+        if self.profile["sio_path"]:
+            query += f"&path={self.profile['sio_path']}"
+        return f"{self._page_origin()}{path}{sep}{query}"
+
+    def _page_origin(self) -> str:
+        """'' (the topology's own origin), or another origin of the same server (`page_host`)."""
+        host = self.profile["page_host"]
+        return f"http://{host}:{self.topology.port}" if host else ""
 
     def open(self) -> None:
         if self.kind == "browser":
             if self.profile["login"]:
-                self.page.goto(f"/login?user={LOGIN_USER}")
+                self.page.goto(f"{self._page_origin()}/login?user={LOGIN_USER}")
             self.page.goto(self.page_path())
         elif self.kind == "storm":
             self.storm.start()

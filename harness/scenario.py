@@ -6,6 +6,7 @@ the field, so a typo never surfaces as a traceback halfway through a run.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,10 @@ PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "rep
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
                   "transports": list, "max_emit_bytes": int,
                   # kind storm: how many clients, their jitter, and whether they dial through the proxy
-                  "clients": int, "randomization_factor": (int, float), "proxy": bool}
+                  "clients": int, "randomization_factor": (int, float), "proxy": bool,
+                  "build": str, "page_host": str, "socket_host": str, "sio_path": str}
+CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
+BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
@@ -124,7 +128,8 @@ class Scenario:
     def client_profile(self, cell: Cell) -> dict[str, Any]:
         """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
         profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None,
-                   "max_emit_bytes": None, "clients": 200, "randomization_factor": 0.5, "proxy": True}
+                   "max_emit_bytes": None, "clients": 200, "randomization_factor": 0.5, "proxy": True,
+                   "build": "v4", "page_host": None, "socket_host": None, "sio_path": None}
         profile.update(self.clients[cell.params["client"]])
         return profile
 
@@ -304,6 +309,16 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         for key, low in (("clients", 1), ("randomization_factor", 0)):
             if spec.get(key, low) < low or isinstance(spec.get(key), bool):
                 raise loc.error(f"{cpath}.{key}", f"a number >= {low}")
+        if spec.get("build", "v4") not in CLIENT_BUILDS:
+            raise loc.error(f"{cpath}.build", f"one of {', '.join(CLIENT_BUILDS)} (the socket.io-client build the page loads)")
+        for key in BROWSER_ONLY_FIELDS:
+            if key in spec and spec.get("kind") != "browser":
+                raise loc.error(f"{cpath}.{key}", "only for browser clients")
+        for key in ("page_host", "socket_host"):
+            if key in spec and not re.fullmatch(r"[A-Za-z0-9.-]+", spec[key]):
+                raise loc.error(f"{cpath}.{key}", f"a host name such as localhost or 127.0.0.1, got {spec[key]!r}")
+        if "sio_path" in spec and not re.fullmatch(r"/[A-Za-z0-9._/-]*", spec["sio_path"]):
+            raise loc.error(f"{cpath}.sio_path", f"a path such as /socket.io, got {spec['sio_path']!r}")
         if spec.get("headers", "dict") not in ("dict", "callable", "none"):
             raise loc.error(f"{cpath}.headers", "dict, callable or none (how a python client sends its login cookie)")
         clients[str(cname)] = spec

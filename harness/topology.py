@@ -69,7 +69,7 @@ class Server:
         return f"server-{self.mode.name}" + (f"-{self.instance}" if self.instance is not None else "")
 
     def start(self, timeout: float = 20.0) -> None:
-        spec = self.mode.launch(HOST, self.port, self.settings)
+        spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port)
         after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
         self.boot = boot_id(self.port)

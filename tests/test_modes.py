@@ -33,7 +33,7 @@ from tests.conftest import require
 HOST = "127.0.0.1"
 # Modes that serve Socket.IO (each with its own transport outcome, below) ...
 SERVING_MODES = ["reloader", "gthread", "gevent", "aiohttp", "eventlet", "gevent-websocket", "node",
-                 "gevent-gws-installed"]
+                 "node-eio3", "gevent-gws-installed"]
 # ... and the traps, which do not serve as those do (each tested for its exact failure, at the end).
 TRAP_MODES = ["gthread-nosw", "gthread-autodetect", "gevent-autodetect",
               "multiworker"]   # serves, but answers 400 "Invalid session" from the other worker: tests/test_nginx.py
@@ -43,8 +43,8 @@ MODE_NAMES = SERVING_MODES
 UPGRADED_TRANSPORT = {"reloader": "websocket", "gthread": "websocket", "gevent": "websocket",
                       "gevent-gws-installed": "polling",
                       "aiohttp": "websocket", "eventlet": "websocket", "gevent-websocket": "websocket",
-                      "node": "websocket"}
-APP_NAME = {"aiohttp": "aiohttp", "node": "node"}      # otherwise "reference"
+                      "node": "websocket", "node-eio3": "websocket"}
+APP_NAME = {"aiohttp": "aiohttp", "node": "node", "node-eio3": "node"}      # otherwise "reference"
 GEVENT_WEBSOCKET_500 = ("RuntimeError: The gevent-websocket server is not configured appropriately. "
                         "See the Deployment section of the documentation for more information.")
 
@@ -74,7 +74,7 @@ class RunningServer:
     """One mode's process group, its port and its combined output."""
 
     def __init__(self, mode_name: str, settings: ServerSettings):
-        if mode_name == "node":
+        if mode_name.startswith("node"):
             require(node_binary() is not None, "node is not on PATH (the Node reference server)")
             require((REPO_ROOT / "node_modules" / "socket.io" / "package.json").is_file(),
                     "node_modules/socket.io is not installed (npm ci)")
@@ -276,6 +276,13 @@ def test_vendor_client_served_from_node_modules(server):
     r = requests.get(f"{server.url}/vendor/socket.io.min.js", timeout=2)
     assert r.status_code == 200 and r.content == bundle.read_bytes()
     assert requests.get(f"{server.url}/vendor/package.json", timeout=2).status_code == 404
+    # socket.io-client 2.x, from the npm alias, for pages opened with ?client=v2
+    v2 = REPO_ROOT / "node_modules" / "socket.io-client-v2" / "dist" / "socket.io.js"
+    require(v2.is_file(), "node_modules/socket.io-client-v2 is not installed (npm ci)")
+    r = requests.get(f"{server.url}/vendor/socket.io-v2.js", timeout=2)
+    assert r.status_code == 200 and r.content == v2.read_bytes()
+    page = requests.get(f"{server.url}/", params={"client": "v2"}, timeout=2)
+    assert '<script src="/vendor/socket.io-v2.js">' in page.text
 
 
 def test_backup_job_runs_to_done(server):
@@ -382,7 +389,9 @@ def test_node_pages_are_the_reference_templates(node_server):
     flask_client = flask_app.test_client()
     node = requests.Session()
     for path in ["/", "/?singleton=fixed&transport=polling&ns=/chat&tick=100", "/?transport=websocket",
-                 "/admin", "/admin?socket=0", "/?singleton=bogus", "/?tick=10", "/?ns=/x"]:
+                 "/admin", "/admin?socket=0", "/?singleton=bogus", "/?tick=10", "/?ns=/x",
+                 "/?client=v2&url=http://localhost:5000&path=/ws&ns=/admin", "/?client=v3",
+                 "/?url=javascript:alert(1)", "/?path=ws"]:
         expected = flask_client.get(path)
         got = node.get(node_server.url + path, timeout=2)
         assert got.status_code == expected.status_code, path
@@ -412,7 +421,7 @@ def test_node_protocol_signatures(node_server):
 
 
 def test_node_allow_eio3_accepts_socketio_client_v2():
-    srv = RunningServer("node", ServerSettings(extra_env={"SIOLAB_ALLOW_EIO3": "1"}))
+    srv = RunningServer("node-eio3", ServerSettings())
     try:
         srv.wait_ready()
         r = requests.get(f"{srv.url}/socket.io/", params={"EIO": "3", "transport": "polling"}, timeout=2)

@@ -38,3 +38,4 @@ from .cell_view import CellView  # noqa: E402
 from . import page, recovery, refusal, stale_sid, storm  # noqa: E402,F401  (they register their metrics)
 from . import held_requests, ping, plain_ws  # noqa: E402,F401
 from . import server_side  # noqa: E402,F401
+from . import handshake  # noqa: E402,F401

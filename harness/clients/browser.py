@@ -463,7 +463,7 @@ class _CellRecorder:
         parts = urlsplit(request.url)
         data: dict[str, Any] = {"id": self._last_id, "method": request.method, "url": request.url,
                                 "path": parts.path, **_engineio_query(parts.query)}
-        if _is_socketio(parts.path):
+        if _is_socketio(parts):
             body = request.post_data
             if body is not None:
                 data["body"] = body[:SOCKETIO_BODY_LIMIT]
@@ -478,7 +478,7 @@ class _CellRecorder:
         if sid:
             data["sid"] = sid
         data.update(status=response.status, status_text=response.status_text)
-        if not _is_socketio(parts.path):
+        if not _is_socketio(parts):
             self.record("http.response", data, t=t)
             return
         task = asyncio.ensure_future(self._record_with_body(response, data, t))
@@ -588,8 +588,9 @@ class _CellRecorder:
             await asyncio.wait(list(self._body_tasks), timeout=timeout_s)
 
 
-def _is_socketio(path: str) -> bool:
-    return "/socket.io/" in path
+def _is_socketio(parts) -> bool:
+    # Engine.IO requests on any path (a client may use another path than /socket.io/).
+    return "/socket.io/" in parts.path or "EIO=" in parts.query
 
 
 def _engineio_query(query: str) -> dict[str, str]:

@@ -76,13 +76,14 @@ class PythonClient:
     def __init__(self, timeline: Timeline, url: str, *, transports: list[str] | None = None,
                  headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
                  namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5,
-                 max_emit_bytes: int | None = None):
+                 max_emit_bytes: int | None = None, socketio_path: str = "socket.io"):
         self.timeline = timeline
         self.url = url
         self.transports = transports
         self.headers = headers
         self.namespace = namespace
         self.wait_timeout = wait_timeout
+        self.socketio_path = socketio_path
         self.max_emit_bytes = max_emit_bytes   # a capped client refuses to send more than this
         self.sio = socketio.Client(
             reconnection=True, reconnection_delay=reconnection_delay,
@@ -118,7 +119,8 @@ class PythonClient:
         """Connect (recording a failure as connect_error); python-socketio reconnects on its own after that."""
         try:
             self.sio.connect(self.url, namespaces=[self.namespace], transports=self.transports,
-                             headers=self.headers or {}, wait_timeout=self.wait_timeout)
+                             headers=self.headers or {}, wait_timeout=self.wait_timeout,
+                             socketio_path=self.socketio_path)
         except socketio.exceptions.ConnectionError as exc:
             self.timeline.record("pyclient", "sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
 

@@ -16,13 +16,13 @@ from .gthread import GthreadMode
 from .gthread_autodetect import GthreadAutodetectMode
 from .gthread_nosw import GthreadNoSimpleWebsocketMode
 from .multiworker import MultiworkerMode
-from .node import NodeMode
+from .node import NodeEio3Mode, NodeMode
 from .plain_ws import PlainWebSocketMode
 from .reloader import ReloaderMode
 
 MODES: dict[str, Mode] = {mode.name: mode for mode in (
     ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode(),
-    EventletMode(), GeventWebSocketMode(), NodeMode(), MultiworkerMode(),
+    EventletMode(), GeventWebSocketMode(), NodeMode(), NodeEio3Mode(), MultiworkerMode(),
     # The traps: they start, but do not serve Socket.IO as the modes above do.
     GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
     GeventWithGeventWebsocketMode(),

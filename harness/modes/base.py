@@ -7,7 +7,7 @@ the topology decides when it is up (an Engine.IO handshake answers).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -51,6 +51,12 @@ class ServerSettings:
                 raise ValueError(f"ServerSettings.{name} must be whole seconds >= 1 "
                                  f"(python-engineio advertises int(seconds)*1000), got {value!r}; "
                                  f"allow_subsecond_ping=True opts in to the trap")
+
+    def for_port(self, port: int) -> "ServerSettings":
+        """`{port}` in cors_origins is the port the server listens on (an origin naming the app itself)."""
+        if not self.cors_origins or "{port}" not in self.cors_origins:
+            return self
+        return replace(self, cors_origins=self.cors_origins.replace("{port}", str(port)))
 
     @classmethod
     def production(cls, **overrides) -> "ServerSettings":

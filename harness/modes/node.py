@@ -30,3 +30,15 @@ class NodeMode(Mode):
         # callers that skip missing components check node_binary() first.
         argv = [node_binary() or "node", str(SERVER_JS), "--host", host, "--port", str(port)]
         return self.spec(argv, settings)
+
+
+class NodeEio3Mode(NodeMode):
+    """socket.io's compatibility switch for 2.x clients: `new Server(..., {allowEIO3: true})`."""
+
+    name = "node-eio3"
+    description = "socket.io (npm) on Node http, allowEIO3: true"
+
+    def spec(self, argv, settings: ServerSettings) -> LaunchSpec:
+        spec = super().spec(argv, settings)
+        spec.env["SIOLAB_ALLOW_EIO3"] = "1"
+        return spec

@@ -34,7 +34,16 @@ const REFERENCE_APP = path.join(REPO_ROOT, "servers", "reference_app");
 const TEMPLATES_DIR = path.join(REFERENCE_APP, "templates");
 const STATIC_DIR = path.join(REFERENCE_APP, "static");
 const CLIENT_DIST = path.join("socket.io-client", "dist");
-const VENDOR_FILES = ["socket.io.min.js", "socket.io.min.js.map"];
+// name -> [npm package folder, file in its dist/]; 2.x from the alias socket.io-client-v2 (pages.py).
+const VENDOR_FILES = {
+  "socket.io.min.js": ["socket.io-client", "socket.io.min.js"],
+  "socket.io.min.js.map": ["socket.io-client", "socket.io.min.js.map"],
+  "socket.io-v2.js": ["socket.io-client-v2", "socket.io.js"],
+  "socket.io.js.map": ["socket.io-client-v2", "socket.io.js.map"],
+};
+const CLIENT_BUILDS = { v4: "socket.io.min.js", v2: "socket.io-v2.js" };
+const URL_PATTERN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const PATH_PATTERN = /^\/[A-Za-z0-9._\/-]*$/;
 const PLACEHOLDER_SECRETS = new Set(["", "your-service-key", "placeholder", "changeme"]);
 const APP_NAME = "node";
 const CHAT_ROOM = "lobby";
@@ -275,7 +284,7 @@ function pythonJson(value) {
 
 const SINGLETON_VARIANTS = ["naive", "fixed", "backoff"];
 const TRANSPORTS = { default: null, polling: ["polling"], websocket: ["websocket"] };
-const NAMESPACES = ["/", "/chat"];
+const NAMESPACES = ["/", "/chat", "/admin"];
 
 class PageParamError extends Error {}
 
@@ -285,6 +294,12 @@ function choice(query, name, choices, dflt) {
     throw new PageParamError(`bad query parameter ${name}='${value}'; expected one of ${choices.join(", ")}`);
   }
   return value;
+}
+
+function pattern(query, name, re, what) {
+  const value = query.get(name);
+  if (value && !re.test(value)) throw new PageParamError(`bad query parameter ${name}='${value}'; expected ${what}`);
+  return value || null;
 }
 
 function pageContext(page, query, settings, user) {
@@ -302,6 +317,8 @@ function pageContext(page, query, settings, user) {
       reconnectionDelay: settings.reconnectionDelayMs,
       reconnectionDelayMax: settings.reconnectionDelayMaxMs,
       tickMs: Number(tick),
+      url: pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
+      path: pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
     };
   }
   return {
@@ -309,6 +326,7 @@ function pageContext(page, query, settings, user) {
     app_name: APP_NAME,
     user,
     load_socket: loadSocket,
+    client_bundle: CLIENT_BUILDS[choice(query, "client", Object.keys(CLIENT_BUILDS), "v4")],
     config_json: pythonJson(config).replace(/</g, "\\u003c"),
   };
 }
@@ -459,8 +477,9 @@ function createApp(settings, templates) {
     }
     m = /^\/vendor\/([^/]+)$/.exec(url.pathname);
     if (m && req.method === "GET") {
-      const file = path.join(settings.nodeModules, CLIENT_DIST, m[1]);
-      if (!VENDOR_FILES.includes(m[1]) || !fs.existsSync(file)) {
+      const entry = Object.prototype.hasOwnProperty.call(VENDOR_FILES, m[1]) ? VENDOR_FILES[m[1]] : null;
+      const file = entry ? path.join(settings.nodeModules, entry[0], "dist", entry[1]) : null;
+      if (!file || !fs.existsSync(file)) {
         return send(res, 404, `${m[1]} is not served (is socket.io-client installed under ${settings.nodeModules}?)\n`);
       }
       return sendFile(res, file, CONTENT_TYPES[path.extname(file)]);

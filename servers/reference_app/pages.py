@@ -7,6 +7,9 @@ for static/app-socket.js:
     ?transport=default|polling|websocket
     ?ns=/|/chat                   the namespace of the global socket
     ?tick=MS                      how often the page calls getAppSocket() (default: reconnection delay)
+    ?client=v4|v2                 the socket.io-client build: 4.x, or 2.x (Engine.IO 3) from the npm alias
+    ?url=http://host:port         connect there instead of the page's own origin (a cross-origin socket)
+    ?path=/socket.io              the client's Socket.IO path (a wrong one for the wrong-path incident)
     ?socket=0                     do not load Socket.IO at all (incident 000's fix)
 
 Plain paths only in templates (no url_for), so the aiohttp app renders them with Jinja2 too.
@@ -14,6 +17,7 @@ Plain paths only in templates (no url_for), so the aiohttp app renders them with
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Mapping
 
@@ -30,9 +34,18 @@ TRANSPORTS = {
     "polling": ["polling"],
     "websocket": ["websocket"],
 }
-NAMESPACES = ("/", "/chat")
+NAMESPACES = ("/", "/chat", "/admin")      # /admin: a namespace no server has (a path taken for one)
 # The only files served under /vendor/: the official client from npm, never a CDN.
-VENDOR_FILES = ("socket.io.min.js", "socket.io.min.js.map")
+# name -> (npm package folder, file in its dist/); 2.x comes from the alias socket.io-client-v2.
+VENDOR_FILES = {
+    "socket.io.min.js": ("socket.io-client", "socket.io.min.js"),
+    "socket.io.min.js.map": ("socket.io-client", "socket.io.min.js.map"),
+    "socket.io-v2.js": ("socket.io-client-v2", "socket.io.js"),
+    "socket.io.js.map": ("socket.io-client-v2", "socket.io.js.map"),
+}
+CLIENT_BUILDS = {"v4": "socket.io.min.js", "v2": "socket.io-v2.js"}
+URL_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/-]*$")
 
 
 class PageParamError(ValueError):
@@ -58,7 +71,16 @@ def client_config(query: Mapping[str, str], settings: Settings) -> dict:
         "reconnectionDelay": settings.reconnection_delay_ms,
         "reconnectionDelayMax": settings.reconnection_delay_max_ms,
         "tickMs": int(tick),
+        "url": _pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
+        "path": _pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
     }
+
+
+def _pattern(query: Mapping[str, str], name: str, pattern: re.Pattern, what: str) -> str | None:
+    value = query.get(name)
+    if value and not pattern.match(value):
+        raise PageParamError(f"bad query parameter {name}={value!r}; expected {what}")
+    return value or None
 
 
 def page_context(page: str, query: Mapping[str, str], settings: Settings, user: str | None,
@@ -71,6 +93,7 @@ def page_context(page: str, query: Mapping[str, str], settings: Settings, user: 
         "app_name": app_name,
         "user": user,
         "load_socket": load_socket,
+        "client_bundle": CLIENT_BUILDS[_choice(query, "client", tuple(CLIENT_BUILDS), "v4")],
         # JSON inside <script>: keep "</script>" out of it.
         "config_json": json.dumps(config).replace("<", "\\u003c"),
     }
@@ -80,7 +103,8 @@ def vendor_file(settings: Settings, name: str) -> Path | None:
     """The socket.io-client file to serve, or None when it is not one of ours or not installed."""
     if name not in VENDOR_FILES:
         return None
-    path = settings.node_modules / "socket.io-client" / "dist" / name
+    package, file = VENDOR_FILES[name]
+    path = settings.node_modules / package / "dist" / file
     return path if path.is_file() else None
 
 

@@ -55,6 +55,7 @@
       reconnectionDelayMax: cfg.reconnectionDelayMax,
     };
     if (cfg.transports) opts.transports = cfg.transports;  // absent: polling, then upgrade
+    if (cfg.path) opts.path = cfg.path;                    // absent: the client's default, /socket.io
     return opts;
   }
 
@@ -121,7 +122,10 @@
     if (Date.now() < notBefore) return null;  // backoff: not yet
     // A second io() for the same namespace gets a new Manager (socket.io-client does not
     // reuse a cached one that already has this namespace): a fresh socket, a fresh handshake.
-    const socket = namespace === "/" ? io(clientOptions()) : io(namespace, clientOptions());
+    // cfg.url: a socket on another origin than the page's (the wrong-origin incident).
+    // The same call works with socket.io-client 2.x (?client=v2), which the page may load instead.
+    const target = (cfg.url || "") + (namespace === "/" ? "" : namespace);
+    const socket = target ? io(target, clientOptions()) : io(clientOptions());
     window.__appSocket = socket;
     report("singleton.create", { variant: variant });
     wire(socket);
