@@ -140,3 +140,37 @@ def server_handshake_status(v: CellView) -> Finding:
             status = m.group(3)
             return Finding(int(status) if status.isdigit() else status, [e])
     return Finding(None)
+
+
+@metric("connect_failure", "why python-socketio's first connect() failed: the text of its ConnectionError")
+def connect_failure(v: CellView) -> Finding:
+    es = [e for e in v.of("sio.connect_error", src="pyclient") if e.data.get("initial")]
+    return Finding(es[0].data.get("message") if es else None, es[:1])
+
+
+@metric("probe_status", "HTTP status of the scenario's first probe request (a raw Engine.IO request, e.g. a WebSocket "
+                        "handshake without the Upgrade headers)")
+def probe_status(v: CellView) -> Finding:
+    es = v.of("http.response", src="probe") + v.of("http.failed", src="probe")
+    first = min(es, key=lambda e: e.t) if es else None
+    if first is None:
+        return Finding(None)
+    return Finding(first.data.get("status", first.data.get("error")), [first])
+
+
+@metric("probe_body", "body of the scenario's first probe answer")
+def probe_body(v: CellView) -> Finding:
+    es = v.of("http.response", src="probe")
+    return Finding(es[0].data.get("body") if es else None, es[:1])
+
+
+@metric("proxy_websocket_status", "status nginx logged for the client's WebSocket requests (those carrying Upgrade): "
+                                  "101 when one was upgraded, else the first one's (the app answered it as plain HTTP)")
+def proxy_websocket_status(v: CellView) -> Finding:
+    # nginx logs a request when it ends: an upgraded WebSocket only when it closes.
+    es = [e for e in v.of("nginx.access", src="proxy") if "EIO=" in str(e.data.get("uri"))
+          and "transport=websocket" in str(e.data.get("uri")) and e.data.get("upgrade")]
+    upgraded = [e for e in es if e.data.get("status") == 101]
+    if upgraded:
+        return Finding(101, upgraded[:1])
+    return Finding(es[0].data.get("status") if es else None, es[:1])

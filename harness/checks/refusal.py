@@ -23,8 +23,9 @@ def _carrier(v: CellView):
 def _has_connect_error(text) -> bool:
     if not text:
         return False
-    # Packets in a polling body are split by \x1e; a namespace's CONNECT_ERROR is 44/nsp,{…} or 44{…}.
-    return any(p.startswith(CONNECT_ERROR_MARK) and ("{" in p) for p in str(text).split("\x1e"))
+    # Packets in a polling body are split by \x1e; a namespace's CONNECT_ERROR is 44/nsp,{…} or 44{…},
+    # or 44/nsp,"text" (python-socketio's refusal of an unknown namespace is a bare string).
+    return any(p.startswith(CONNECT_ERROR_MARK) and ("{" in p or '"' in p) for p in str(text).split("\x1e"))
 
 
 @metric("connect_error_message", "message of the first connect_error the client saw")
