@@ -126,3 +126,45 @@ def test_a_claim_against_its_recorded_verdict():
     unrecorded = Claim(**{**recorded.__dict__, "recorded": None})
     (v,) = judge_claims([(cell, findings), (other, findings)], [unrecorded], planned=[cell, other])
     assert not v.changed
+
+
+def test_handshake_figures_keep_the_page_and_the_server_apart():
+    """A CORS-blocked handshake: the page sees net::ERR_FAILED and a CORS error, the 400 is in the server's log."""
+    path = "/socket.io/?EIO=4&transport=polling&t=a"
+    url = "http://127.0.0.1:5" + path
+    f = measure([
+        ev(0.5, "harness", "step", step="open", args={}),
+        ev(0.6, "server", "log", line='127.0.0.1 - - [x] "GET /socket.io/?EIO=4&transport=polling&sid=old HTTP/1.1" 200 1'),
+        ev(1.0, "browser", "http.request", id=1, method="GET", url=url, path="/socket.io/", eio="4"),
+        ev(1.01, "server", "log", line="http://localhost:5 is not an accepted origin. (further occurrences …)"),
+        ev(1.02, "server", "log", line=f'127.0.0.1 - - [x] "GET {path} HTTP/1.1" 400 25 "-" "Mozilla"'),
+        ev(1.03, "browser", "console", level="error", text=f"Access to XMLHttpRequest at '{url}' from origin "
+           "'http://localhost:5' has been blocked by CORS policy: No 'Access-Control-Allow-Origin' header"),
+        ev(1.04, "browser", "http.failed", id=1, method="GET", url=url, error="net::ERR_FAILED"),
+        ev(1.05, "browser", "sio.connect_error", message="xhr poll error"),
+    ])
+    assert f["eio_first_answer"].value == "net::ERR_FAILED"
+    assert f["eio_first_path"].value == "/socket.io/" and f["client_eio"].value == 4
+    assert f["server_handshake_status"].value == 400          # the line with a sid is not the handshake
+    assert f["server_origin_rejected"].value is True
+    assert f["cors_blocked"].value == 1 and "blocked by CORS policy" in f["cors_blocked"].note
+    assert f["eio_400_body"].value is None and f["polling_handshakes_ok"].value == 0
+
+
+def test_handshake_figures_websocket_and_nginx():
+    ws = "ws://127.0.0.1:5/ws/?EIO=3&transport=websocket"
+    f = measure([
+        ev(1.0, "browser", "ws.open", url=ws),
+        ev(1.1, "browser", "ws.error", url=ws, error="Error during WebSocket handshake: Unexpected response code: 404"),
+        # nginx logs an upgraded WebSocket when it closes; the probe's bare request carries no Upgrade header.
+        ev(1.2, "proxy", "nginx.access", uri="/socket.io/?EIO=4&transport=websocket", status=400, upgrade=""),
+        ev(1.3, "proxy", "nginx.access", uri="/?transport=websocket", status=200, upgrade=""),
+        ev(2.0, "proxy", "nginx.access", uri="/socket.io/?EIO=4&transport=websocket&sid=x", status=101, upgrade="websocket"),
+        ev(2.1, "probe", "http.response", id="py-1", url="http://127.0.0.1:5/socket.io/?EIO=4&transport=websocket",
+           status=400, body='{"code":3,"message":"Bad request"}'),
+    ])
+    assert f["eio_first_answer"].value == 404 and f["eio_first_path"].value == "/ws/"
+    assert f["client_eio"].value == 3 and f["eio_404_total"].value == 1
+    assert f["ws_error"].value.endswith("404")
+    assert f["proxy_websocket_status"].value == 101
+    assert (f["probe_status"].value, f["probe_body"].value) == (400, '{"code":3,"message":"Bad request"}')

@@ -95,3 +95,57 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--mode", "nope"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "--mode nope" in out.stderr
+
+
+PROFILES = textwrap.dedent("""\
+    name: tiny
+    settings:
+      cors_origins: "http://127.0.0.1:{port}"
+    clients:
+      page-v2: {kind: browser, login: false, build: v2, page_host: localhost, socket_host: 127.0.0.1, sio_path: /ws}
+      py-ws: {kind: python, sio_path: /ws, namespace: /admin}
+    matrix:
+      - mode: [node, node-eio3]
+        client: [page-v2, py-ws]
+    steps:
+      - open: {}
+""")
+
+
+def test_client_profiles_pick_build_origin_and_path(tmp_path):
+    from harness.modes.base import ServerSettings
+    from harness.runner import _Client
+
+    s = load(write(tmp_path, PROFILES))
+    cell = s.cells[0]
+    assert cell.id == "node-page-v2"
+    profile = s.client_profile(cell)
+    assert (profile["build"], profile["page_host"], profile["socket_host"], profile["sio_path"]) == \
+        ("v2", "localhost", "127.0.0.1", "/ws")
+    assert s.client_profile(s.cells[1])["build"] == "v4"          # the default for every profile
+    # The page URL the runner opens: another origin of the same server, the 2.x build, a socket URL and path.
+    client = object.__new__(_Client)
+    client.cell, client.profile, client.transport = cell, profile, "default"
+    client.topology = type("T", (), {"port": 5000})()
+    assert client.page_path() == ("http://localhost:5000/?singleton=naive&transport=default&client=v2"
+                                  "&url=http://127.0.0.1:5000&path=/ws")
+    # {port} in cors_origins is the server's own port.
+    settings = ServerSettings(cors_origins=s.settings["cors_origins"])
+    assert settings.for_port(5001).cors_origins == "http://127.0.0.1:5001"
+    assert ServerSettings(cors_origins="*").for_port(5001).cors_origins == "*"
+
+
+@pytest.mark.parametrize("old, new, field, reason", [
+    ("build: v2,", "build: v3,", "clients.page-v2.build", "one of v4, v2"),
+    ("py-ws: {kind: python,", "py-ws: {kind: python, build: v2,", "clients.py-ws.build", "only for browser clients"),
+    ("py-ws: {kind: python,", "py-ws: {kind: python, page_host: localhost,", "clients.py-ws.page_host",
+     "only for browser clients"),
+    ("page_host: localhost", "page_host: 'http://localhost'", "clients.page-v2.page_host", "a host name"),
+    ("sio_path: /ws}", "sio_path: ws}", "clients.page-v2.sio_path", "a path such as /socket.io"),
+])
+def test_client_profile_errors_name_file_line_field(tmp_path, old, new, field, reason):
+    path = write(tmp_path, PROFILES.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:") and f": {field}: " in msg and reason in msg, msg
