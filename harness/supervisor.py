@@ -63,6 +63,7 @@ class Managed:
     log_path: Path
     src: str
     started_at: float
+    quit_signal: int = signal.SIGTERM      # what `close` sends first
     _tail: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
 
@@ -98,7 +99,7 @@ class Supervisor:
     # -- starting -------------------------------------------------------------------
     def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
               cwd: Path | None = None, src: str = "server", json_events: bool = False,
-              port: int | None = None) -> Managed:
+              port: int | None = None, quit_signal: int = signal.SIGTERM) -> Managed:
         """Start `argv` in its own process group; stdout/stderr go to logs/NAME.log and the timeline.
 
         With `json_events`, stdout lines that are JSON objects {"wall", "kind", "data"} become
@@ -113,7 +114,7 @@ class Supervisor:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent, close_fds=True,
         )
-        proc = Managed(name, list(argv), popen, log_path, src, self.timeline.now())
+        proc = Managed(name, list(argv), popen, log_path, src, self.timeline.now(), quit_signal)
         with self._lock:
             self._procs.append(proc)
         self.timeline.record("server" if src == "server" else src, "proc.start",
@@ -192,7 +193,7 @@ class Supervisor:
             procs = list(self._procs)
         for proc in procs:
             proc.signal_group(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-            proc.signal_group(signal.SIGTERM)
+            proc.signal_group(proc.quit_signal)
         deadline = time.monotonic() + 3
         for proc in procs:
             try:

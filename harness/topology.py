@@ -70,7 +70,8 @@ class Server:
 
     def start(self, timeout: float = 20.0) -> None:
         spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
-        self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port)
+        self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port,
+                                          quit_signal=spec.quit_signal)
         after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
         self.boot = boot_id(self.port)
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 else [self.boot]

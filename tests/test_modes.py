@@ -630,3 +630,27 @@ def test_gevent_autodetect_first_idle_long_poll_hangs_the_worker():
         assert srv.proc.poll() is None          # alive, answering nothing
     finally:
         srv.close()
+
+
+@pytest.mark.parametrize("mode_name", ["gevent", "gevent-websocket"])
+def test_quit_signal_ends_gunicorn_with_a_websocket_open(mode_name):
+    """Teardown sends the mode's quit signal: for gunicorn, SIGINT (quick shutdown). SIGTERM would
+    wait on the open WebSocket for gunicorn's graceful timeout (30 s) and the supervisor would
+    have to SIGKILL it. (gthread hangs either way: its worker waits on the thread that holds the
+    WebSocket, and the supervisor SIGKILLs it after 3 s.)"""
+    mode = get_mode(mode_name)
+    spec = mode.launch(HOST, 1, ServerSettings())
+    assert spec.quit_signal == signal.SIGINT
+    srv = RunningServer(mode_name, ServerSettings())
+    client = _client()
+    try:
+        srv.wait_ready()
+        client.connect(srv.url, transports=["websocket"], wait_timeout=5)
+        assert client.transport() == "websocket"
+        os.killpg(srv.proc.pid, spec.quit_signal)
+        assert srv.proc.wait(timeout=10) is not None
+        assert srv.proc.returncode >= 0, srv.output()    # it exited; no signal had to kill it
+    finally:
+        client.disconnect()
+        srv.close()
+    assert get_mode("reloader").launch(HOST, 1, ServerSettings()).quit_signal == signal.SIGTERM

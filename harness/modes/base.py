@@ -7,6 +7,7 @@ the topology decides when it is up (an Engine.IO handshake answers).
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -69,6 +70,11 @@ class LaunchSpec:
     argv: list[str]
     env: dict[str, str]      # full environment for the child (os.environ + settings)
     cwd: Path                # the repo root, so `servers.*` imports
+    # What ends it when the cell is over. gunicorn's SIGTERM is a graceful shutdown that waits
+    # on open long-polls and WebSockets (the supervisor would wait 3 s, then SIGKILL); SIGINT
+    # is its quick shutdown (gevent workers exit at once; a gthread worker still waits on the
+    # thread holding a WebSocket, and is SIGKILLed). Faults choose their own signals.
+    quit_signal: int = signal.SIGTERM
 
 
 def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
@@ -116,7 +122,8 @@ class Mode:
         return None
 
     def spec(self, argv: list[str], settings: ServerSettings) -> LaunchSpec:
-        return LaunchSpec(argv=argv, env=server_env(settings, self.async_mode), cwd=REPO_ROOT)
+        quit_signal = signal.SIGINT if "gunicorn" in argv else signal.SIGTERM
+        return LaunchSpec(argv=argv, env=server_env(settings, self.async_mode), cwd=REPO_ROOT, quit_signal=quit_signal)
 
     def __repr__(self) -> str:
         return f"<Mode {self.name}: {self.description}>"
@@ -132,4 +139,4 @@ def with_absent_modules(spec: LaunchSpec, modules: str) -> LaunchSpec:
     env = dict(spec.env)
     env["SIOLAB_ABSENT_MODULES"] = modules
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ABSENT_MODULES_DIR), env.get("PYTHONPATH", "")) if p)
-    return LaunchSpec(argv=spec.argv, env=env, cwd=spec.cwd)
+    return replace(spec, env=env)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+from dataclasses import replace
+
 from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
 
 
@@ -47,4 +49,4 @@ class GeventWithGeventWebsocketMode(GeventMode):
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         spec = super().launch(host, port, settings)
         env = {k: v for k, v in spec.env.items() if k != "SIOLAB_ABSENT_MODULES"}
-        return LaunchSpec(argv=spec.argv, env=env, cwd=spec.cwd)
+        return replace(spec, env=env)
