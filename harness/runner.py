@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from .clients import probe
 from .components import MissingComponent, describe_missing, missing
@@ -33,7 +34,7 @@ from .versions import versions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS_DIR = REPO_ROOT / "reports" / "runs"
-LOGIN_USER = "lab-user"
+LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
 
 
 # Set on Ctrl-C while cells run in worker threads: each stops at its next step or wait.
@@ -110,7 +111,7 @@ class _Client:
         import requests
 
         jar = requests.Session()
-        jar.get(f"{self.topology.base_url}/login", params={"user": LOGIN_USER}, timeout=5, allow_redirects=False)
+        jar.get(f"{self.topology.base_url}/login", params=LOGIN_QUERY, timeout=5, allow_redirects=False)
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar.cookies)
         if self.profile["headers"] == "callable":
             return lambda: {"Cookie": cookie}
@@ -139,7 +140,7 @@ class _Client:
     def open(self) -> None:
         if self.kind == "browser":
             if self.profile["login"]:
-                self.page.goto(f"{self._page_origin()}/login?user={LOGIN_USER}")
+                self.page.goto(f"{self._page_origin()}/login?{urlencode(LOGIN_QUERY)}")
             self.page.goto(self.page_path())
         elif self.kind == "storm":
             self.storm.start()

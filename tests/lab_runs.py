@@ -1,8 +1,12 @@
-"""Real lab runs shared by test_reports and test_diagnose: each is made once per test session.
+"""Real lab runs shared by test_catalogue, test_reports and test_diagnose: each is made once per session.
 
-`catalogue_browser_runs` runs every browser cell of every catalogue scenario with secrets
-planted (a query token in the login URL, a name listed in SIOLAB_REDACT, the Flask session
-cookie the login sets); `healthy_har` records a browser session against a healthy server.
+Every catalogue run of the session goes through `run_cli` with secrets planted (a query token
+in the login URL, a name listed in SIOLAB_REDACT, the Flask session cookie the login sets)
+into `catalogue_dir(basetemp, name)`; test_catalogue makes them, and `catalogue_browser_runs`
+reuses them (running only the browser cells itself when test_catalogue did not run first).
+`healthy_har` records a browser session against a healthy server.
+
+`python -m tests.lab_runs run …` is `siolab run …` with the secrets planted.
 """
 from __future__ import annotations
 
@@ -10,8 +14,12 @@ import base64
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PLANTED_TOKEN = "PLANTED-QUERY-TOKEN-7f3a9c"
 PLANTED_TICKET = "PLANTED-TICKET-1d9c44"
@@ -29,13 +37,13 @@ def planted_secrets():
     """The login URL carries a token and a ticket; SIOLAB_REDACT names the ticket."""
     import harness.runner as runner
 
-    old_user, old_env = runner.LOGIN_USER, os.environ.get("SIOLAB_REDACT")
-    runner.LOGIN_USER = f"{LOGIN_USER}&{REDACT_ENV}={PLANTED_TICKET}&token={PLANTED_TOKEN}"
+    old_query, old_env = runner.LOGIN_QUERY, os.environ.get("SIOLAB_REDACT")
+    runner.LOGIN_QUERY = {"user": LOGIN_USER, REDACT_ENV: PLANTED_TICKET, "token": PLANTED_TOKEN}
     os.environ["SIOLAB_REDACT"] = REDACT_ENV
     try:
         yield
     finally:
-        runner.LOGIN_USER = old_user
+        runner.LOGIN_QUERY = old_query
         if old_env is None:
             os.environ.pop("SIOLAB_REDACT", None)
         else:
@@ -46,8 +54,18 @@ def browser_clients(scenario) -> list[str]:
     return sorted({c.params["client"] for c in scenario.cells if scenario.client_profile(c)["kind"] == "browser"})
 
 
-def catalogue_browser_runs(root: Path) -> dict[str, Path]:
-    """scenario name -> run folder holding every browser cell of that scenario."""
+def catalogue_dir(basetemp: Path, name: str) -> Path:
+    return basetemp / "catalogue" / name
+
+
+def run_cli(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """`siolab ARGS` in a subprocess, as a user runs it, with the secrets planted."""
+    return subprocess.run([sys.executable, "-m", "tests.lab_runs", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def catalogue_browser_runs(basetemp: Path) -> dict[str, Path]:
+    """scenario name -> run folder holding (at least) every browser cell of that scenario."""
     if "runs" in _cache:
         return _cache["runs"]  # type: ignore[return-value]
     from harness import cli
@@ -67,7 +85,11 @@ def catalogue_browser_runs(root: Path) -> dict[str, Path]:
             clients = browser_clients(scenario)
             if not clients:
                 continue
-            run_dir = root / scenario.name
+            shared = catalogue_dir(basetemp, scenario.name)
+            if (shared / "report.json").exists():     # test_catalogue ran it whole, secrets planted
+                runs[scenario.name] = shared
+                continue
+            run_dir = basetemp / "lab-runs" / scenario.name
             code = cli.main(["run", scenario.name, "--client", ",".join(clients), "--out", str(run_dir)])
             assert code in (0, 1), f"siolab run {scenario.name} exited {code}"
             runs[scenario.name] = run_dir
@@ -132,3 +154,10 @@ def open_in_chromium(path: Path, click: str | None = None) -> dict:
                 await browser.close()
 
     return asyncio.run(visit())
+
+
+if __name__ == "__main__":
+    from harness import cli
+
+    with planted_secrets():
+        sys.exit(cli.main(sys.argv[1:]))

@@ -19,6 +19,7 @@ import pytest
 from harness.scenario import catalogue
 from harness.supervisor import port_is_listening
 
+from . import lab_runs
 from .conftest import pids_alive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,11 +66,11 @@ def assert_nothing_left(run_dir: Path, chromium_before: set[int]):
 
 
 @pytest.mark.parametrize("path", catalogue(), ids=lambda p: p.stem)
-def test_scenario_expectations_hold(path, tmp_path, chromium_path):
-    run_dir = tmp_path / "run"
+def test_scenario_expectations_hold(path, tmp_path_factory, chromium_path):
+    # The run is kept for test_reports and test_diagnose (lab_runs), so the catalogue runs once.
+    run_dir = lab_runs.catalogue_dir(tmp_path_factory.getbasetemp(), path.stem)
     before = chromium_pids()
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", path.stem, "--out", str(run_dir)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    proc = lab_runs.run_cli("run", path.stem, "--out", str(run_dir))
     print(proc.stderr[-4000:])
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout[-6000:]

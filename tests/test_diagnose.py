@@ -282,7 +282,7 @@ def runs(tmp_path_factory):
     from harness.clients.browser import find_chromium
 
     require(find_chromium() is not None, "no Chromium found (make setup installs Debian's chromium)")
-    return lab_runs.catalogue_browser_runs(tmp_path_factory.getbasetemp() / "lab-runs")
+    return lab_runs.catalogue_browser_runs(tmp_path_factory.getbasetemp())
 
 
 def _reproduced(run_dir: Path) -> tuple[list[str], list[str]]:
@@ -292,6 +292,8 @@ def _reproduced(run_dir: Path) -> tuple[list[str], list[str]]:
     has_fault = bool(load_scenario(run_dir / "scenario.yaml").faults)
     hit, missed = [], []
     for cell in report["cells"]:
+        if cell.get("client_kind") != "browser":
+            continue
         f = cell["figures"]
         if has_fault:
             shows = f.get("disconnect_reason") is not None

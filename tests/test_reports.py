@@ -29,7 +29,7 @@ def runs(tmp_path_factory, request):
     from harness.clients.browser import find_chromium
 
     require(find_chromium() is not None, "no Chromium found (make setup installs Debian's chromium)")
-    return lab_runs.catalogue_browser_runs(tmp_path_factory.getbasetemp() / "lab-runs")
+    return lab_runs.catalogue_browser_runs(tmp_path_factory.getbasetemp())
 
 
 # -- redaction, as a unit ---------------------------------------------------------------------------
