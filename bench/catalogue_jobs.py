@@ -6,8 +6,10 @@ Runs the chosen scenarios (default: the whole catalogue) once with 1 job and onc
 --jobs, with real servers, faults and browsers, and prints:
   - the wall time of each run and their ratio;
   - per scenario (from the 1-job run): its cells' time against the sum of their inherent
-    waits (server start, the fault's own duration, the waits for clients, the scenario's
-    observation sleeps) — what is left is the lab's own overhead (client start, teardown).
+    waits — process starts (`start`: the server, and a start that fails), the fault's own
+    duration (`fault`: restarts, outages, stalls), and `waits`: the waits for clients
+    (reconnection delays) and the scenario's observation sleeps — what is left is the lab's
+    own overhead (browser context and page load, teardown).
 """
 from __future__ import annotations
 
@@ -47,15 +49,21 @@ def main() -> None:
         print(f"{'jobs':>6}{'wall':>10}")
         print(f"{1:>6}{wall1:>9.1f}s")
         print(f"{args.jobs:>6}{wall_n:>9.1f}s   speed-up {wall1 / wall_n:.2f}×\n")
-        print(f"{'scenario (1 job)':<28}{'cells':>6}{'time':>9}{'inherent':>10}{'overhead':>10}{'share':>7}")
+        print(f"{'scenario (1 job)':<28}{'cells':>6}{'time':>8}{'inherent':>10}{'start':>8}{'fault':>8}"
+              f"{'waits':>8}{'overhead':>10}{'share':>7}")
+        rows = []
         for p in plan1:
             meta = json.loads((p.run_dir / "run.json").read_text())
-            total = sum(c["seconds"] for c in meta["cells"])
-            inherent = sum(v for c in meta["cells"] for k, v in c["phases"].items() if k in INHERENT)
+            rows.append((p.scenario.name, len(p.cells), meta["cells"]))
+        rows.append(("all", sum(r[1] for r in rows), [c for r in rows for c in r[2]]))
+        for name, ncells, cells in rows:
+            phase = {k: sum(c["phases"].get(k, 0.0) for c in cells) for k in INHERENT}
+            total = sum(c["seconds"] for c in cells)
+            inherent = sum(phase.values())
+            waits = phase["waiting for clients"] + phase["observing"]
             over = total - inherent
-            print(f"{p.scenario.name:<28}{len(p.cells):>6}{total:>8.1f}s{inherent:>9.1f}s{over:>9.1f}s"
-                  f"{(over / total * 100 if total else 0):>6.0f}%")
-
+            print(f"{name:<28}{ncells:>6}{total:>7.1f}s{inherent:>9.1f}s{phase['server start']:>7.1f}s"
+                  f"{phase['fault']:>7.1f}s{waits:>7.1f}s{over:>9.1f}s{(over / total * 100 if total else 0):>6.0f}%")
 
 if __name__ == "__main__":
     main()

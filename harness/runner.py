@@ -204,12 +204,15 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
             supervisor = stack.enter_context(Supervisor(cell_dir, timeline))
             mark = time.monotonic()
             profile = scenario.client_profile(cell)
-            topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
-                                with_proxy=bool(fault and fault.needs_proxy)
-                                or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell))
+            try:
+                topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
+                                    with_proxy=bool(fault and fault.needs_proxy)
+                                    or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell))
+            finally:
+                # A start that fails (placeholder-settings) took its time too.
+                result.phases["server start"] = time.monotonic() - mark
             if topology.proxy is not None:
                 stack.callback(topology.proxy.close)
-            result.phases["server start"] = time.monotonic() - mark
             mark = time.monotonic()
             client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)
             topology.clients.append(client)
