@@ -465,7 +465,7 @@ def check_npm_modules(env: Mapping[str, str]) -> list[Item]:
     wanted = (
         ("socket.io-client", "4.", Needs(clients=("browser",)), "dist/socket.io.min.js"),
         ("socket.io-client-v2", "2.", Needs(also="client 2.x (EIO=3) cells: the protocol-mismatch incident"), "dist/socket.io.js"),
-        ("socket.io", "4.", Needs(modes=("node",)), None),
+        ("socket.io", "4.", Needs(modes=("node", "node-eio3")), None),
     )
     items = []
     for module, major, needs, bundle in wanted:
@@ -499,7 +499,7 @@ def _binary_item(label: str, names: tuple[str, ...], version_argv: list[str], en
 def check_binaries(env: Mapping[str, str]) -> list[Item]:
     return [
         _binary_item("node", ("node", "nodejs"), ["--version"], env, required=True,
-                     needs=Needs(modes=("node",), also="npm ci (installing the JavaScript clients)"),
+                     needs=Needs(modes=("node", "node-eio3"), also="npm ci (installing the JavaScript clients)"),
                      fix=f"{APT} nodejs npm", elsewhere="https://nodejs.org/en/download"),
         _binary_item("npm", ("npm",), ["--version"], env, required=True,
                      needs=Needs(also="npm ci (installing the JavaScript clients)"),
