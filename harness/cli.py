@@ -153,7 +153,8 @@ def cmd_serve(args) -> int:
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     run_dir = Path(args.out) if args.out else Path("reports/runs") / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
-    settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout)
+    settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
+                              extra_env={"SIOLAB_MESSAGE_QUEUE": args.message_queue} if args.message_queue else {})
     with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:
         server = Server(sup, timeline, mode, settings, port=args.port)
         try:
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: one the OS picks)")
     s.add_argument("--ping-interval", type=int, default=25, help="whole seconds (default 25)")
     s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
+    s.add_argument("--message-queue", help="redis://host:port/db: Flask-SocketIO's message queue, shared by instances")
     s.add_argument("--out", help="folder for logs and timeline")
     s.set_defaults(func=cmd_serve)
 
