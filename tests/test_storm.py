@@ -116,7 +116,8 @@ def test_reports_draw_the_curve(tmp_path):
     assert "| `aiohttp-jitter-kill` | 4 | 2.20 | 0.70 | 0.20 | 4 | 8 | 1 | 4 | 5 |" in md
     assert "line [" in md
     page = html.render(r)
-    assert 'id="curve"' in page and "reconnection curve" in page
+    assert 'id="curve"' in page and page.count('aria-label="reconnection curve') == 2   # the section and the cell
+    assert "- 4 clients: all back 2.20 s after the fault" in md and "Storm: 4 client connections lost in 1 cells" in md
     lines = curve_report.text(r)
     assert lines[0].startswith("reconnection curve") and "aiohttp-jitter-kill" in lines[1] and "█" in lines[1]
     assert "1 × 400" in lines[2]

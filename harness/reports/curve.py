@@ -56,7 +56,7 @@ def _span(cells: list[tuple[CellReport, list[tuple[float, int]]]], step: float) 
     return round(start / step) * step, round(end / step) * step
 
 
-def _summary(c: CellReport) -> str:
+def summary(c: CellReport) -> str:
     f = c.figure
     return (f"all back {fmt(f('storm_back_s'))} s after the fault ({fmt(f('storm_back_after_up_s'))} s after the server "
             f"answered), wave {fmt(f('storm_burst_s'))} s, peak {fmt(f('storm_peak_handshakes_per_s'))} handshakes/s, "
@@ -76,7 +76,7 @@ def text(r: RunReport, step: float = 0.25) -> list[str]:
         top = c.figure("storm_clients") or max(n for _, n in points)
         line = sparkline([v for _, v in resample(points, start, end, step)], top)
         out.append(f"  {c.cell.id:<{width}} |{line}|")
-        out.append(f"  {'':<{width}}  {_summary(c)}")
+        out.append(f"  {'':<{width}}  {summary(c)}")
     return out
 
 
@@ -118,3 +118,11 @@ def html(r: RunReport) -> str:
             + svg.curve_chart([(c.cell.id, points) for c, points in cells],
                               top=max(c.figure("storm_clients") or 0 for c, _ in cells))
             + f"<table><tr><th>cell</th>{head}</tr>{rows}</table></section>")
+
+
+def cell_html(c: CellReport) -> str:
+    """One storm cell's curve and figures, where other cells show their request chart."""
+    from . import svg
+
+    return (svg.curve_chart([(c.cell.id, curve(c.events))], top=c.figure("storm_clients") or 0)
+            + f"<p>{escape(summary(c))}</p>")

@@ -194,7 +194,7 @@ def _cell(c: CellReport, focus: CellReport | None) -> str:
     if c.error:
         body.append(f"<pre>{escape(c.error.strip()[:3000])}</pre>")
     if c.judged:
-        body.append(svg.timeline_chart(c))
+        body.append(curve.cell_html(c) if c.client == "storm" else svg.timeline_chart(c))
         figures = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(plain(f.value, 120))}</td></tr>"
                           for k, f in c.findings.items())
         checks = "".join(

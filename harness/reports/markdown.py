@@ -119,9 +119,12 @@ def _cells(r: RunReport) -> list[str]:
             out += ["```", c.error.strip()[:3000], "```", ""]
         if not c.judged:
             continue
-        out.append(f"- old sid `{fmt(c.figure('old_sid'))}` on `{fmt(c.figure('transport_before_fault'))}`; "
-                   f"disconnect reason `{fmt(c.figure('disconnect_reason'))}`; new sid `{fmt(c.figure('new_sid'))}` "
-                   f"after {fmt(c.figure('time_to_new_sid'))} s; handshakes while down: {c.figure('handshakes_while_down')}")
+        if c.client == "storm":
+            out.append(f"- {c.figure('storm_clients')} clients: {curve.summary(c)}")
+        else:
+            out.append(f"- old sid `{fmt(c.figure('old_sid'))}` on `{fmt(c.figure('transport_before_fault'))}`; "
+                       f"disconnect reason `{fmt(c.figure('disconnect_reason'))}`; new sid `{fmt(c.figure('new_sid'))}` "
+                       f"after {fmt(c.figure('time_to_new_sid'))} s; handshakes while down: {c.figure('handshakes_while_down')}")
         decisive = rca_mod.figure_evidence(c)
         if decisive:
             out.append(f"- decisive events (time {c.zero_label}):")

@@ -408,7 +408,14 @@ def prevention(r: RunReport) -> list[str]:
         out.append(f"Clients sent handshakes while the server was down in {len(down)} cells (up to {worst} per cell): "
                    "keep the reconnection back-off (`reconnectionDelay`, `reconnectionDelayMax`) so that a restart "
                    "under many open pages does not turn into a storm.")
-    not_recovered = [c for c in ok if c.figure("recovered") is False]
+    not_recovered = [c for c in ok if c.figure("recovered") is False and not c.figure("storm_clients")]
+    bursts = [c for c in ok if c.figure("storm_clients") and _num(c.figure("storm_burst_s"))
+              and c.figure("storm_burst_s") < 0.6]
+    if bursts:
+        out.append(f"In {len(bursts)} storm cells ({_cells(bursts)}) the clients came back within 0.6 s of each other: "
+                   "a server that restarts under many clients takes every handshake at once; size its accept "
+                   "backlog and start-up for that, and spread the clients' retries (jitter) where the server "
+                   "does not listen before it is ready.")
     if not_recovered:
         out.append(f"{len(not_recovered)} cells never got a new sid ({_cells(not_recovered)}): a client that does not "
                    "recover needs its own alert.")
@@ -421,6 +428,14 @@ def impact(r: RunReport) -> list[str]:
     ok = _ok(r)
     faulted = [c for c in ok if c.t_fault is not None]
     out = []
+    storms = [c for c in faulted if c.figure("storm_clients")]   # many clients: their own line
+    if storms:
+        back = [c.figure("storm_back_s") for c in storms if _num(c.figure("storm_back_s"))]
+        out.append(f"Storm: {sum(c.figure('storm_dropped') or 0 for c in storms)} client connections lost in "
+                   f"{len(storms)} cells; every client back in {len(back)} of them"
+                   + (f", at most {max(back):.2f} s after the fault" if back else "")
+                   + f"; 400 answers: {sum(c.figure('storm_400') or 0 for c in storms)}.")
+        faulted = [c for c in faulted if c not in storms]
     if faulted:
         lost = [c for c in faulted if c.figure("disconnect_reason")]
         got400 = [c for c in faulted if (c.figure("stale_sid_400") or 0) > 0]
