@@ -29,7 +29,7 @@ from .modes.base import ServerSettings
 from .scenario import Cell, Scenario
 from .supervisor import StartupError, Supervisor
 from .timeline import Timeline
-from .topology import Topology, bring_up
+from .topology import HOST, Topology, bring_up
 from .versions import versions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +171,19 @@ class _Client:
             self.py.close()
 
 
+def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSettings, stack: ExitStack,
+                     transport: str) -> None:
+    """A bystander client on each app instance, straight to its port: src `witness`, labelled with the instance."""
+    from .clients.pyclient import PythonClient
+
+    for i, server in enumerate(topology.servers):
+        witness = PythonClient(timeline, f"http://{HOST}:{server.port}", transports=[transport], src="witness",
+                               label={"witness": i, "port": server.port},
+                               reconnection_delay=settings.reconnection_delay_ms / 1000)
+        stack.callback(witness.close)
+        witness.connect()
+
+
 def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None) -> bool:
     kind = args["event"]
     src = args.get("src", src)
@@ -240,6 +253,8 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
                     client.python_step(*next(iter(args.items())))
                 elif kind == "probe":
                     probe.send(timeline, topology.base_url, **args)
+                elif kind == "witnesses":
+                    _start_witnesses(topology, timeline, settings, stack, args.get("transport", "websocket"))
                 label = {"fault": "fault", "wait_for": "waiting for clients", "open": "client start"}.get(kind, "observing")
                 result.phases[label] = result.phases.get(label, 0.0) + time.monotonic() - mark
         except StartupError as exc:

@@ -28,7 +28,7 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "fault": None,                      # checked against the scenario's own `faults`
     "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
 }
-STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe")
+STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe", "witnesses")
 # What each client-specific step may do; a step for the other kind of client is skipped.
 BROWSER_ACTIONS = {"goto": str, "click": str, "eval": str}
 PYTHON_ACTIONS = {"emit": dict, "disconnect": bool}
@@ -377,6 +377,12 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
                 raise loc.error(f"{spath}.{kind}.{action}", f"must be {actions[action].__name__}")
             if action == "emit" and not isinstance(value.get("event"), str):
                 raise loc.error(f"{spath}.python.emit", "needs `event` (and `bytes` for a payload of that size, or `data`)")
+        if kind == "witnesses":
+            # One python-socketio client per app instance, connected to it directly (not through
+            # nginx): do the cell's broadcasts reach every instance?
+            if not isinstance(args, dict) or set(args) - {"transport"} \
+                    or args.get("transport", "websocket") not in ("websocket", "polling"):
+                raise loc.error(f"{spath}.witnesses", "{} or {transport: websocket|polling}")
         if kind == "probe":
             if not isinstance(args, dict) or "path" not in args:
                 raise loc.error(f"{spath}.probe", "needs at least `path`")

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 
 from .redaction import redact_data
 
-SOURCES = ("browser", "pyclient", "probe", "server", "proxy", "harness")
+SOURCES = ("browser", "pyclient", "probe", "server", "proxy", "harness", "witness")
 
 
 @dataclass(frozen=True)

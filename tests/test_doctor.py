@@ -97,6 +97,7 @@ def test_doctor_names_what_breaks_without_chromium_and_nginx(hidden_env):
     nginx = _block(out, "nginx")
     assert nginx.lstrip().startswith("MISSING "), nginx
     assert "breaks:" in nginx and "apt-get install -y nginx" in nginx
+    assert "several-workers (" in nginx                                                  # cells behind nginx
     assert out.splitlines()[-1].startswith("NOT READY") and "chromium" in out.splitlines()[-1]
     assert "nginx" in out.splitlines()[-1]            # required: the catalogue has cells behind nginx
 

@@ -189,3 +189,51 @@ def test_multiworker_answers_invalid_session_from_the_other_worker(tmp_path):
                 break
     assert seen[200] == "OK"
     assert seen[400].startswith('"Invalid session ')
+
+
+def _ev(t, src, kind, **data):
+    from harness.timeline import Event
+    return Event(t, src, kind, data)
+
+
+def test_load_balancing_figures_from_a_timeline():
+    from harness.checks import measure
+
+    events = [
+        _ev(0.1, "browser", "http.request", id=1, path="/socket.io/", transport="polling", sid=None),
+        _ev(0.2, "browser", "http.response", id=1, status=200, body='0{"sid":"S1"}'),
+        _ev(0.3, "browser", "http.request", id=2, path="/socket.io/", transport="polling", sid="S1"),
+        _ev(0.4, "browser", "http.response", id=2, status=400, body='"Invalid session S1"'),
+        _ev(0.3, "browser", "http.request", id=3, path="/socket.io/", transport="polling", sid="S1"),
+        _ev(0.4, "browser", "http.response", id=3, status=200, body="2"),
+        _ev(0.2, "proxy", "nginx.access", uri="/socket.io/?EIO=4", upstream="127.0.0.1:1", status=200),
+        _ev(0.4, "proxy", "nginx.access", uri="/socket.io/?sid=S1", upstream="127.0.0.1:2", status=400),
+        _ev(0.5, "proxy", "nginx.access", uri="/__siolab/nginx", upstream="127.0.0.1:3", status=200),
+        _ev(0.6, "witness", "sio.connect", witness=0), _ev(0.6, "witness", "sio.connect", witness=1),
+        _ev(0.9, "witness", "sio.event", event="broadcast", witness=1),
+    ]
+    f = measure(events)
+    assert f["polling_requests"].value == 2 and f["polling_400"].value == 1
+    assert f["polling_400_share"].value == 50.0
+    assert f["polling_400_body"].value == '"Invalid session <sid>"'
+    assert f["instances_answering"].value == 2           # the readiness probe's path is not Socket.IO
+    assert f["witnesses_connected"].value == 2 and f["broadcast_witnesses"].value == 1
+    assert f["broadcast_to_client"].value is None         # the client emitted no broadcast
+
+
+def test_idle_timeout_figures_from_a_timeline():
+    from harness.checks import measure
+
+    events = [
+        _ev(1.0, "pyclient", "sio.disconnect", reason="transport close"),
+        _ev(3.0, "pyclient", "sio.disconnect", reason="transport error"),
+        _ev(5.5, "pyclient", "sio.disconnect", reason="transport close"),
+        _ev(9.0, "pyclient", "sio.disconnect", reason="io client disconnect"),   # the lab closing the client
+        _ev(1.0, "proxy", "log", line="... upstream timed out (110: Connection timed out) while reading upstream"),
+        _ev(1.0, "proxy", "nginx.access", uri="/socket.io/", upstream="127.0.0.1:1", status=504),
+        _ev(1.0, "pyclient", "http.response", id=1, status=504),
+    ]
+    f = measure(events)
+    assert f["disconnect_reasons"].value == "transport close, transport error"
+    assert f["drop_interval"].value == 2.25
+    assert f["proxy_timeouts"].value == 1 and f["http_504"].value == 1

@@ -76,8 +76,11 @@ class PythonClient:
     def __init__(self, timeline: Timeline, url: str, *, transports: list[str] | None = None,
                  headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
                  namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5,
-                 max_emit_bytes: int | None = None, socketio_path: str = "socket.io"):
+                 max_emit_bytes: int | None = None, socketio_path: str = "socket.io",
+                 src: str = "pyclient", label: dict | None = None):
         self.timeline = timeline
+        self.src = src                # "witness": a bystander client, not the cell's client
+        self.label = label or {}      # added to every event's data (e.g. which instance a witness is on)
         self.url = url
         self.transports = transports
         self.headers = headers
@@ -88,8 +91,11 @@ class PythonClient:
         self.sio = socketio.Client(
             reconnection=True, reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(reconnection_delay, 5),
-            http_session=RecordingSession(timeline))
+            http_session=RecordingSession(timeline, src))
         self._install_handlers()
+
+    def _record(self, kind: str, data: dict) -> None:
+        self.timeline.record(self.src, kind, {**data, **self.label})
 
     def _install_handlers(self) -> None:
         ns = self.namespace
@@ -97,22 +103,22 @@ class PythonClient:
         @self.sio.on("connect", namespace=ns)
         def _connect():
             eio = self.sio.eio
-            self.timeline.record("pyclient", "sio.connect", {
+            self._record("sio.connect", {
                 "sid": self.sio.get_sid(ns), "eio_sid": eio.sid,
                 "transport": eio.current_transport, "namespace": ns})
 
         @self.sio.on("disconnect", namespace=ns)
         def _disconnect(reason=None):
-            self.timeline.record("pyclient", "sio.disconnect", {"reason": str(reason) if reason is not None else None, "namespace": ns})
+            self._record("sio.disconnect", {"reason": str(reason) if reason is not None else None, "namespace": ns})
 
         @self.sio.on("connect_error", namespace=ns)
         def _connect_error(data=None):
             message = data.get("message") if isinstance(data, dict) else data
-            self.timeline.record("pyclient", "sio.connect_error", {"message": str(message), "namespace": ns})
+            self._record("sio.connect_error", {"message": str(message), "namespace": ns})
 
         @self.sio.on("*", namespace=ns)
         def _any(event, *args):
-            self.timeline.record("pyclient", "sio.event", {"event": event, "namespace": ns,
+            self._record("sio.event", {"event": event, "namespace": ns,
                                                            "args": str(args)[:BODY_LIMIT]})
 
     def connect(self) -> None:
@@ -122,20 +128,20 @@ class PythonClient:
                              headers=self.headers or {}, wait_timeout=self.wait_timeout,
                              socketio_path=self.socketio_path)
         except socketio.exceptions.ConnectionError as exc:
-            self.timeline.record("pyclient", "sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
+            self._record("sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
 
     def emit(self, event: str, data=None) -> None:
         """Emit on the client's namespace; a failure (not connected) is recorded, not raised."""
         size = len(data) if isinstance(data, (str, bytes)) else None
         if self.max_emit_bytes is not None and size is not None and size > self.max_emit_bytes:
-            self.timeline.record("pyclient", "sio.emit_refused", {"event": event, "bytes": size, "cap": self.max_emit_bytes})
+            self._record("sio.emit_refused", {"event": event, "bytes": size, "cap": self.max_emit_bytes})
             return
         try:
             self.sio.emit(event, data, namespace=self.namespace)
-            self.timeline.record("pyclient", "sio.emit", {"event": event, "namespace": self.namespace,
+            self._record("sio.emit", {"event": event, "namespace": self.namespace,
                                                           "bytes": len(data) if isinstance(data, (str, bytes)) else None})
         except Exception as exc:  # noqa: BLE001 - a failed emit is an observation
-            self.timeline.record("pyclient", "sio.emit_failed", {"event": event, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            self._record("sio.emit_failed", {"event": event, "error": f"{type(exc).__name__}: {exc}"[:300]})
 
     @property
     def connected(self) -> bool:
