@@ -328,3 +328,35 @@ def test_a_healthy_lab_session_has_no_known_cause(tmp_path_factory):
     d = diagnose([har])
     assert d.files[0].creator == "Playwright"
     assert not d.known_cause, [(r.cause.id, r.why) for r in d.likely]
+
+
+def _found(events) -> dict[str, tuple[str, ...]]:
+    from harness.diagnose.fingerprints import match_all
+    from harness.diagnose.fingerprints.view import CaptureView
+    from harness.timeline import Event
+
+    view = CaptureView([Event(t, "browser", kind, data) for t, kind, data in events])
+    return {r.cause.id: r.scenarios for r in match_all(view) if r.found}
+
+
+def test_client_setup_causes_from_the_network_alone():
+    """What a HAR shows of a wrong origin, an old client and a wrong path (measured in the lab's own runs)."""
+    page = {"id": "d", "method": "GET", "url": "http://localhost:5/", "document": True}
+    cors = _found([(0.0, "http.request", page),
+                   (0.1, "http.request", {"id": "1", "url": "http://127.0.0.1:5/socket.io/?EIO=4&transport=polling"}),
+                   (0.2, "http.failed", {"id": "1", "url": "http://127.0.0.1:5/socket.io/?EIO=4&transport=polling",
+                                         "error": "net::ERR_FAILED"})])
+    assert cors["origin-rejected"] == ("wrong-origin",)
+    v2 = _found([(0.0, "ws.open", {"url": "ws://127.0.0.1:5/socket.io/?EIO=3&transport=websocket"})])
+    assert v2["unsupported-protocol"] == ("protocol-mismatch",)
+    path = _found([(0.0, "http.request", {**page, "url": "http://127.0.0.1:5/"}),
+                   (0.1, "ws.error", {"url": "ws://127.0.0.1:5/ws/?EIO=4&transport=websocket",
+                                      "error": "Connection closed before receiving a handshake response"})])
+    assert path["wrong-path"] == ("wrong-path",) and path["websocket-blocked"] == ("wrong-path",)
+    namespace = _found([(0.1, "http.response", {"id": "2", "url": "http://127.0.0.1:5/socket.io/?EIO=4&sid=x",
+                                                "status": 200, "body": '44/admin,"Unable to connect"'})])
+    assert namespace["wrong-path"] == ("wrong-path",)
+    dropped = _found([(0.0, "http.request", {**page, "url": "http://127.0.0.1:5/"}),
+                      (0.1, "ws.error", {"url": "ws://127.0.0.1:5/socket.io/?EIO=4&transport=websocket&sid=x",
+                                         "error": "Error during WebSocket handshake: Unexpected response code: 400"})])
+    assert dropped["websocket-blocked"] == ("proxy-drops-upgrade",) and "wrong-path" not in dropped

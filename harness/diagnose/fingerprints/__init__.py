@@ -79,3 +79,4 @@ def match_all(view: CaptureView) -> list[Result]:
 
 # Registration order is the order of equally likely causes in a diagnosis: the most specific first.
 from . import restart, reset, ping_timeout, refused, outage, sticky, handshake, payload, upgrade  # noqa: E402,F401,I001
+from . import wrong_path  # noqa: E402,F401

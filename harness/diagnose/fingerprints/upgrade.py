@@ -3,10 +3,26 @@ WebSocket fails and the client stays on polling."""
 from __future__ import annotations
 
 from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
+from .handshake import _origin
 from .view import CaptureView
 
 
-@fingerprint("websocket-blocked", "A proxy or the server refuses the WebSocket upgrade; the client stays on polling")
+def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
+    """The catalogue scenarios whose refused WebSockets look like these: what the URLs and errors tell apart."""
+    urls = [str(e.data.get("url")) for e in failed]
+    errors = " ".join(str(e.data.get("error")) for e in failed)
+    if any("EIO=3" in u for u in urls):
+        return ("protocol-mismatch",)
+    if "response code: 404" in errors or "before receiving a handshake response" in errors:
+        return ("wrong-path",)            # nothing serves Engine.IO on that path
+    pages = {_origin(str(e.data.get("url"))) for e in view.client_events if e.kind == "http.request" and e.data.get("document")}
+    if pages and any(_origin(u) not in pages for u in urls):
+        return ("wrong-origin", "proxy-drops-upgrade")
+    return ("proxy-drops-upgrade",)
+
+
+@fingerprint("websocket-blocked", "A proxy or the server refuses the WebSocket upgrade; the client stays on polling",
+             "proxy-drops-upgrade")
 def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
     opened = [e for e in view.client_events if e.kind == "ws.open"]
     failed = [e for e in view.client_events if e.kind == "ws.error"]
@@ -17,5 +33,5 @@ def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
         # The lab measures one such case: plain `gunicorn -k gevent` answers the WebSocket handshake with 500.
         replay = {"mode": "gevent", "transport": "websocket"} if "500" in error else {}
         return Result(cause, LIKELY, f"{len(failed)} WebSocket attempts failed and none opened: {error[:80]!r}",
-                      failed[:2], replay, scenarios=("connect-refused",) if replay else ())
+                      failed[:2], replay, scenarios=("connect-refused",) if replay else _replayed_by(view, failed))
     return Result(cause, NO_EVIDENCE, "no WebSocket was attempted (polling only, or not in the capture)")

@@ -1,0 +1,39 @@
+"""Nothing serves Engine.IO where the client looks: its `path` is not the server's (404s, or a
+WebSocket nobody takes), or a namespace the server does not have (often a path written into
+the URL: `io("http://host/admin")` names the namespace /admin). Catalogue: wrong-path."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
+from .view import CaptureView
+
+# The servers' refusal of an unknown namespace: Node's {"message":"Invalid namespace"}, python-socketio's bare string.
+UNKNOWN_NAMESPACE = ("Invalid namespace", '"Unable to connect"')
+UNTAKEN_WEBSOCKET = ("response code: 404", "before receiving a handshake response")
+
+
+def _is_eio(e) -> bool:
+    return "EIO=" in str(e.data.get("url"))
+
+
+@fingerprint("wrong-path", "The client's Socket.IO path or namespace is not one the server serves", "wrong-path")
+def wrong_path(view: CaptureView, cause: Cause) -> Result:
+    eio = [e for e in view.client_events if _is_eio(e)]
+    not_found = [e for e in eio if (e.kind == "http.response" and e.data.get("status") == 404)
+                 or (e.kind == "ws.error" and any(m in str(e.data.get("error")) for m in UNTAKEN_WEBSOCKET))]
+    if not_found:
+        path = urlsplit(str(not_found[0].data.get("url"))).path
+        return Result(cause, LIKELY, f"{len(not_found)} Engine.IO requests to {path} found nothing there "
+                      f"({str(not_found[0].data.get('status') or not_found[0].data.get('error'))[:60]})", not_found[:2])
+    refused = [e for e in view.client_events
+               if (e.kind == "http.response" and any(m in str(e.data.get("body")) for m in UNKNOWN_NAMESPACE))
+               or (e.kind == "ws.frame" and any(m in str(e.data.get("payload")) for m in UNKNOWN_NAMESPACE))]
+    if refused:
+        text = str(refused[0].data.get("body") or refused[0].data.get("payload"))
+        return Result(cause, LIKELY, f"the server does not know the namespace: {text[:80]!r}", refused[:1])
+    answered = [e for e in eio if e.kind == "http.response" and 200 <= (e.data.get("status") or 0) < 300]
+    if answered:
+        return Result(cause, RULED_OUT, f"{len(answered)} Engine.IO requests answered on "
+                      f"{urlsplit(str(answered[0].data.get('url'))).path}, no unknown namespace")
+    return Result(cause, NO_EVIDENCE, "no Engine.IO answer in the capture")
