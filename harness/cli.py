@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from . import report as report_mod
+from .config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help
+from .config import resolve as resolve_knobs
 from .scenario import ScenarioError, catalogue
 from .scenario import load as load_scenario
 from .reports.wording import against_record
@@ -29,11 +31,20 @@ def _csv(value: str | None) -> list[str] | None:
 
 def cmd_run(args) -> int:
     from .runner import Planned, new_run_dir, run_plan, skipped_cells
+    from .targets import TargetError
+    from .targets import resolve as resolve_target
 
+    knobs = resolve_knobs({k.name: getattr(args, k.name) for k in KNOBS}, config=args.config)
+    for k in KNOBS:
+        setattr(args, k.name, ",".join(knobs[k.name]) if k.kind is list and knobs[k.name] else knobs[k.name])
     if args.jobs < 1:
         raise BadInput(f"--jobs {args.jobs}: at least 1")
     if args.all == bool(args.scenario):
         raise BadInput("name one scenario, or --all for the whole catalogue")
+    try:
+        target = resolve_target(app=args.app, cmd=args.cmd, app_path=args.app_path, page=args.page, hook=args.hook)
+    except TargetError as exc:
+        raise BadInput(str(exc)) from None
     scenarios = [load_scenario(p) for p in catalogue()] if args.all else [load_scenario(args.scenario)]
     if args.clients is not None:
         _override_storm_clients(scenarios, args.clients, strict=not args.all)
@@ -52,6 +63,8 @@ def cmd_run(args) -> int:
     else:
         plan = [Planned(scenarios[0], scenarios[0].select(**filters),
                         Path(args.out) if args.out else new_run_dir(scenarios[0].name))]
+    if not target.is_reference or target.page:
+        plan = _fit_target(plan, target, explicit_modes=bool(filters["mode"]))
     plan = [p for p in plan if p.cells]
     if not plan:
         raise BadInput("no cell matches the given filters")
@@ -69,7 +82,7 @@ def cmd_run(args) -> int:
     print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells, {args.jobs} at a time",
           file=sys.stderr, flush=True)
     mark = time.monotonic()
-    run_plan(plan, jobs=args.jobs)
+    run_plan(plan, jobs=args.jobs, target=None if target.is_reference and not target.page else target)
     wall = time.monotonic() - mark
     mark = time.monotonic()
     results = [report_mod.build(p.run_dir) for p in plan]
@@ -93,6 +106,23 @@ def _override_storm_clients(scenarios: list, n: int, *, strict: bool) -> None:
             raise BadInput(f"--clients: {s.name} has no storm client (a client profile of kind storm)")
         for spec in storms:
             spec["clients"] = n
+
+
+def _fit_target(plan: list, target, *, explicit_modes: bool) -> list:
+    """The cells as they run against your app (harness/targets.py); the left-out ones said on stderr."""
+    for p in plan:
+        cells, skipped = target.cells(p.cells)
+        reasons = sorted({why for _, why in skipped})
+        if skipped and explicit_modes:
+            raise BadInput("; ".join(reasons))
+        for why in reasons:
+            n = sum(1 for _, w in skipped if w == why)
+            print(f"siolab: {p.scenario.name}: {n} cell(s) left out: {why}", file=sys.stderr)
+        p.cells = cells
+        if any(p.scenario.client_profile(c)["kind"] == "browser" for c in cells) and not target.page:
+            raise BadInput(f"{p.scenario.name} has browser cells: name the page whose client code they load "
+                           "(--page /path on your app, or an HTML file)")
+    return plan
 
 
 def print_claims(results: list) -> None:
@@ -206,14 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario's matrix and write the report")
     r.add_argument("scenario", nargs="?", help="catalogue name (see `siolab list`) or a path to a scenario file")
     r.add_argument("--all", action="store_true", help="run the whole catalogue")
-    r.add_argument("--jobs", type=int, default=1, help="cells run side by side (default 1)")
-    r.add_argument("--mode", help="only these deployment modes (comma-separated)")
-    r.add_argument("--client", help="only these clients: browser, python")
-    r.add_argument("--fault", help="only these faults (names from the scenario)")
-    r.add_argument("--transport", help="only these transports: polling, websocket, default")
-    r.add_argument("--singleton", help="only these singleton variants: naive, fixed")
-    r.add_argument("--clients", type=int, help="storm scenarios: clients per storm (default: the scenario's, 200)")
-    r.add_argument("--out", help="run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)")
+    r.add_argument("--config", metavar="PATH", help=f"the knobs' file (default: ./{CONFIG_NAME} when there is one) "
+                                                    f"[env: {CONFIG_ENV}]")
+    for knob in KNOBS:
+        r.add_argument(knob.flag, dest=knob.name, type=int if knob.kind is int else str, default=None,
+                       help=knob_help(knob))
+    r.epilog = ("Each knob's value comes from its flag, else siolab.toml, else its environment variable. "
+                "README.md, 'Use it on your app'.")
     r.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="rebuild the report of a saved run folder")
@@ -252,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             with TerminationAsInterrupt():
                 return args.func(args)
         return args.func(args)
-    except (ScenarioError, BadInput) as exc:
+    except (ScenarioError, BadInput, ConfigError) as exc:
         print(f"siolab: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

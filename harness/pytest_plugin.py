@@ -16,6 +16,11 @@ browser contexts are closed by their fixture, the browser by the session.
     siolab_fault(type, target=None, **attributes) -> Fault      (injected; returns when it is over)
     siolab_wait_for(event, *, src=None, after=None, new_sid=False, timeout=10) -> Event
     assert_verdict(timeline_or_events=None, *, within=None, **conditions) -> {figure: Finding}
+    siolab_scenario(name=None, *, mode=…, client=…, fault=…, transport=…, app=…, page=…, hook=…) -> RunReport
+        a catalogue scenario run as `siolab run` does, against your app: the target comes from the
+        arguments, else --siolab-app/--siolab-cmd/--siolab-page/--siolab-hook/--siolab-app-path,
+        else siolab.toml (rootdir, or --siolab-config), else SIOLAB_APP/…; with no name, from the
+        test's `@pytest.mark.siolab_scenario(name, **filters)`. Fails listing each failed expectation.
 
 A `target` is a Server, a ProxyFront, a Topology or a URL; by default the last server
 started, through its proxy when it has one. Conditions are the scenario files' own
@@ -49,6 +54,8 @@ if TYPE_CHECKING:  # the harness is imported lazily: this module loads in every 
     from .topology import ProxyFront, Server, Topology
 
 RUN_DIR_KEY = pytest.StashKey[Path]()
+TARGET_KNOBS = ("app", "cmd", "app_path", "page", "hook")
+FILTER_AXES = ("mode", "client", "fault", "transport", "singleton")
 TRANSPORTS = {"default": None, "polling": ["polling"], "websocket": ["websocket"]}
 CLIENT_SOURCES = ("browser", "pyclient")
 SHOWN_EVENTS = 8
@@ -75,6 +82,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--siolab-runs", metavar="DIR", default=None,
                     help="keep every test's siolab run folder under DIR (default: under pytest's tmp_path; "
                          "environment: SIOLAB_RUNS_DIR)")
+    from .config import BY_NAME, CONFIG_ENV, CONFIG_NAME, knob_help
+
+    group.addoption("--siolab-config", metavar="PATH", default=None,
+                    help=f"the knobs' file for siolab_scenario (default: {CONFIG_NAME} in the rootdir) [env: {CONFIG_ENV}]")
+    for name in TARGET_KNOBS:
+        group.addoption(f"--siolab-{name.replace('_', '-')}", dest=f"siolab_{name}", default=None,
+                        help="siolab_scenario: " + knob_help(BY_NAME[name]))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "siolab_scenario(name, **filters): the catalogue scenario that "
+                                       "the test's siolab_scenario() runs (filters: mode, client, fault, transport, singleton)")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -342,6 +361,71 @@ def assert_verdict_fixture(request: pytest.FixtureRequest, siolab_run_dir: Path)
         return assert_verdict(timeline_or_events, **kwargs)
 
     return check
+
+
+@pytest.fixture
+def siolab_scenario(request: pytest.FixtureRequest, siolab_run_dir: Path):
+    """Factory: run a catalogue scenario (or a scenario file) as `siolab run` does, against your app."""
+    def run(name: str | None = None, /, **options: Any):
+        __tracebackhide__ = True
+        marker = request.node.get_closest_marker("siolab_scenario")
+        if name is None:
+            if marker is None or not marker.args:
+                raise ValueError("siolab_scenario(): name a scenario, or mark the test "
+                                 "@pytest.mark.siolab_scenario('middlebox-reset', mode='gevent', ...)")
+            name, options = marker.args[0], {**marker.kwargs, **options}
+        unknown = sorted(set(options) - set(TARGET_KNOBS) - set(FILTER_AXES) - {"jobs"})
+        if unknown:
+            raise TypeError(f"siolab_scenario: unknown option(s) {', '.join(unknown)}; "
+                            f"known: {', '.join(TARGET_KNOBS + FILTER_AXES)}, jobs")
+        return run_scenario_checked(request.config, name, siolab_run_dir / "scenario", **options)
+
+    return run
+
+
+def run_scenario_checked(config: pytest.Config, name: str, run_dir: Path, **options: Any):
+    """Plan, run and judge `name` (harness.runner, harness.reports); an AssertionError when an
+    expectation fails or a cell could not run, naming each with its value and the report."""
+    __tracebackhide__ = True
+    from . import report as report_mod
+    from .clients.browser import find_chromium
+    from .config import resolve as resolve_knobs
+    from .runner import Planned, run_plan
+    from .scenario import load
+    from .targets import resolve as resolve_target
+
+    cli = {k: options.get(k, config.getoption(f"siolab_{k}", None)) for k in TARGET_KNOBS}
+    knobs = resolve_knobs(cli, config=config.getoption("siolab_config", None), cwd=config.rootpath)
+    target = resolve_target(**{k: knobs[k] for k in TARGET_KNOBS})
+    scenario = load(name)
+    filters = {axis: ([options[axis]] if isinstance(options.get(axis), str) else options.get(axis))
+               for axis in FILTER_AXES}
+    cells = scenario.select(**filters)
+    if not target.is_reference or target.page:
+        cells, skipped = target.cells(cells)
+        if skipped and filters["mode"]:
+            raise ValueError("; ".join(sorted({why for _, why in skipped})))
+    if not cells:
+        raise ValueError(f"siolab_scenario({name!r}): no cell of its matrix matches {options}")
+    if any(scenario.client_profile(c)["kind"] == "browser" for c in cells):
+        require(find_chromium() is not None, "no Chromium for the scenario's browser cells")
+        if not target.is_reference and not target.page:
+            raise ValueError(f"siolab_scenario({name!r}) has browser cells: name the page (page='/…')")
+    run_plan([Planned(scenario, cells, run_dir)], jobs=int(options.get("jobs") or 1),
+             target=None if target.is_reference and not target.page else target)
+    result = report_mod.build(run_dir)
+    if result.ok:
+        return result
+    lines = [f"siolab scenario {scenario.name}: {sum(not c.ok for c in result.cells)} of {len(result.cells)} cell(s) failed"]
+    for c in result.cells:
+        if c.error and not c.judged:
+            lines.append(f"  ERROR {c.cell.id}: {c.error.splitlines()[0]}")
+        for x in c.checks:
+            if not x.ok:
+                lines.append(f"  FAIL  {c.cell.id}: {x.metric} {x.condition} (got {x.value!r})"
+                             + (f"  — {x.why}" if x.why else ""))
+    lines.append(f"report: {run_dir / 'report.md'}")
+    raise AssertionError("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- reading the timeline

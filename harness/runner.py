@@ -75,8 +75,9 @@ class _Client:
     """The cell's client, browser or Python, behind what steps do with it."""
 
     def __init__(self, scenario: Scenario, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
-                 browser, settings: ServerSettings, stack: ExitStack):
+                 browser, settings: ServerSettings, stack: ExitStack, target=None):
         self.cell, self.topology, self.timeline = cell, topology, timeline
+        self.target = target          # None: the reference app and its layout page
         self.profile = scenario.client_profile(cell)
         self.kind = self.profile["kind"]
         self.src = "browser" if self.kind == "browser" else "pyclient"
@@ -84,7 +85,9 @@ class _Client:
         if self.kind == "browser":
             if browser is None:
                 raise RuntimeError("browser cell without a browser driver")
-            self.page = stack.enter_context(browser.new_cell(timeline, cell_dir, base_url=topology.base_url))
+            self.page = stack.enter_context(browser.new_cell(
+                timeline, cell_dir, base_url=topology.base_url,
+                page_options=_page_options(target, self.transport)))
         elif self.kind == "storm":
             from .clients.storm import StormDriver
 
@@ -108,6 +111,8 @@ class _Client:
         """The login cookie, passed as the profile says: a dict, a callable, or not at all."""
         if not self.profile["login"] or self.profile["headers"] == "none":
             return None
+        if self.target is not None and not self.target.is_reference:
+            return None   # the reference app's /login; your app's login is the browser hook's
         import requests
 
         jar = requests.Session()
@@ -118,6 +123,10 @@ class _Client:
         return {"Cookie": cookie}
 
     def page_path(self, path: str | None = None) -> str:
+        if path is None and self.target is not None and self.target.page:
+            from .clients.page_instrument import page_url_path
+
+            path = page_url_path(self.target.page)
         path = path or self.profile["path"]
         variant = self.cell.params.get("singleton", "naive")
         sep = "&" if "?" in path else "?"
@@ -139,7 +148,9 @@ class _Client:
 
     def open(self) -> None:
         if self.kind == "browser":
-            if self.profile["login"]:
+            if self.target is not None and self.target.hook_fn is not None:
+                self.page.run_hook(self.target.hook_fn)
+            elif self.profile["login"] and (self.target is None or self.target.is_reference):
                 self.page.goto(f"{self._page_origin()}/login?{urlencode(LOGIN_QUERY)}")
             self.page.goto(self.page_path())
         elif self.kind == "storm":
@@ -200,7 +211,18 @@ def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float
     return False
 
 
-def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> CellRun:
+def _page_options(target, transport: str) -> dict[str, Any] | None:
+    """What the browser adds for a page that is not the reference one: the io() wrapper that
+    reports the socket's events (and applies the cell's transport), and the page file to serve."""
+    if target is None or not target.own_page:
+        return None
+    from .targets import page_file
+
+    return {"instrument": True, "transports": {"polling": ["polling"], "websocket": ["websocket"]}.get(transport),
+            "page_file": page_file(target)}
+
+
+def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target=None) -> CellRun:
     cell_dir = run_dir / "cells" / cell.id
     cell_dir.mkdir(parents=True, exist_ok=True)
     result = CellRun(cell, cell_dir)
@@ -220,14 +242,15 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None) -> Cel
             try:
                 topology = bring_up(supervisor, timeline, cell.params["mode"], settings,
                                     with_proxy=bool(fault and fault.needs_proxy)
-                                    or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell))
+                                    or (profile["kind"] == "storm" and profile["proxy"]), front=scenario.front(cell),
+                                    target=target)
             finally:
                 # A start that fails (placeholder-settings) took its time too.
                 result.phases["server start"] = time.monotonic() - mark
             if topology.proxy is not None:
                 stack.callback(topology.proxy.close)
             mark = time.monotonic()
-            client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack)
+            client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack, target)
             topology.clients.append(client)
             result.phases["client start"] = time.monotonic() - mark
             t_fault = None
@@ -312,7 +335,8 @@ def _write_meta(p: Planned) -> None:
 
 
 def run_plan(plan: list[Planned], *, jobs: int = 1,
-             progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> None:
+             progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
+             target=None) -> None:
     """Run every cell of every planned scenario, `jobs` cells at a time.
 
     Cells share nothing a fault could touch: each has its own supervisor, ports, proxy and
@@ -325,6 +349,8 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
         shutil.copyfile(p.scenario.path, p.run_dir / "scenario.yaml")
         p.meta = {"scenario": p.scenario.name, "started": datetime.now(timezone.utc).isoformat(),
                   "versions": versions(), "jobs": jobs, "cells": []}
+        if target is not None and not target.is_reference:
+            p.meta["target"] = target.describe()
     work = [(p, c) for p in plan for c in p.cells]
     width = len(str(len(work)))
     needs_browser = any(p.scenario.client_profile(c)["kind"] == "browser" for p, c in work)
@@ -342,7 +368,7 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
         def one(p: Planned, cell: Cell) -> tuple[Planned, CellRun]:
             if jobs == 1:
                 progress(f"[{done + 1:>{width}}/{len(work)}] {p.scenario.name} {cell.id} …")
-            return p, run_cell(p.scenario, cell, p.run_dir, browser)
+            return p, run_cell(p.scenario, cell, p.run_dir, browser, target)
 
         def finished(p: Planned, res: CellRun) -> None:
             nonlocal done

@@ -3,7 +3,8 @@ and the proxy in front of it when asked.
 
 Driving only: starts processes through the supervisor, knows when a server is up (an
 Engine.IO handshake answers) and which process instance answers (the app's boot id),
-and records `server.up` / `server.down` for the checks.
+and records `server.up` / `server.down` for the checks. An app of yours (harness/targets.py)
+has no boot id: its process instance is the set of pids under the supervised process.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -23,6 +25,9 @@ from .modes import get_mode
 from .modes.base import Mode, ServerSettings
 from .supervisor import Managed, Supervisor, free_port
 from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .targets import Target
 
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,12 +55,36 @@ def boot_id(port: int) -> str | None:
         return None
 
 
+def process_instance(pid: int) -> str | None:
+    """The pids in `pid`'s process tree below it ("" when it has none), e.g. the reloader's child:
+    a new one is a new serving process."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if fields and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return ",".join(str(p) for p in sorted(found))
+
+
 class Server:
     """One Socket.IO server in one deployment mode, on one port, across restarts."""
 
     def __init__(self, supervisor: Supervisor, timeline: Timeline, mode: Mode,
-                 settings: ServerSettings, port: int | None = None, instance: int | None = None):
+                 settings: ServerSettings, port: int | None = None, instance: int | None = None,
+                 target: "Target | None" = None):
         self.supervisor = supervisor
+        self.target = target          # None: the reference app
         self.timeline = timeline
         self.mode = mode
         self.settings = settings
@@ -68,12 +97,27 @@ class Server:
     def name(self) -> str:
         return f"server-{self.mode.name}" + (f"-{self.instance}" if self.instance is not None else "")
 
+    @property
+    def reload_marker(self) -> Path:
+        return self.supervisor.run_dir / f"{self.name}.reload"
+
+    def _boot(self) -> str | None:
+        """Which process instance serves: the reference apps' boot id, or the pids under ours."""
+        if self.target is None or self.target.has_info:
+            return boot_id(self.port)
+        return process_instance(self.proc.pid) if self.proc else None
+
     def start(self, timeout: float = 20.0) -> None:
-        spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
+        if self.target is None:
+            spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
+        else:
+            self.reload_marker.touch()
+            spec = self.target.launch(self.mode, HOST, self.port, self.settings.for_port(self.port),
+                                      reload_marker=self.reload_marker)
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port,
                                           quit_signal=spec.quit_signal)
         after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
-        self.boot = boot_id(self.port)
+        self.boot = self._boot()
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
         self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot,
@@ -94,7 +138,8 @@ class Server:
 
     def restart(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         """The mode's own restart: the reloader reloads; every other mode is stopped and started again."""
-        trigger = self.mode.reload_trigger()
+        trigger = (self.mode.reload_trigger() if self.target is None
+                   else self.target.reload_trigger(self.mode, self.reload_marker))
         if trigger is None:
             self.stop(sig)
             self.start(timeout=timeout)
@@ -107,7 +152,7 @@ class Server:
         deadline = time.monotonic() + timeout
         down_recorded = False
         while time.monotonic() < deadline:
-            current = boot_id(self.port)
+            current = self._boot()
             if current != old and not down_recorded:
                 self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": old})
                 down_recorded = True
@@ -221,13 +266,16 @@ class Topology:
 
 
 def bring_up(supervisor: Supervisor, timeline: Timeline, mode_name: str, settings: ServerSettings,
-             *, with_proxy: bool, front: FrontSpec | None = None) -> Topology:
+             *, with_proxy: bool, front: FrontSpec | None = None, target: "Target | None" = None) -> Topology:
     """The cell's processes: client → [proxy] → [nginx] → server(s)."""
     if front is not None:
         nginx_front = NginxFront(supervisor, timeline, get_mode(mode_name), settings, front)
         proxy = ProxyFront(supervisor, timeline, nginx_front.port) if with_proxy else None
         return Topology(nginx_front.servers[0], proxy, front=nginx_front)
-    server = Server(supervisor, timeline, get_mode(mode_name), settings)
+    if target is None or target.is_reference:
+        server = Server(supervisor, timeline, get_mode(mode_name), settings)
+    else:
+        server = Server(supervisor, timeline, target.mode(mode_name), settings, target=target)
     server.start()
     proxy = ProxyFront(supervisor, timeline, server.port) if with_proxy else None
     return Topology(server, proxy)

@@ -41,6 +41,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from .. import redaction
 from ..timeline import Timeline
+from . import page_instrument
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +152,13 @@ class BrowserDriver:
 
     # -- public API
 
-    def new_cell(self, timeline: Timeline, cell_dir: Path, *, base_url: str) -> "BrowserCell":
-        """A fresh browser context recording into `timeline`, with HAR and trace in `cell_dir`."""
+    def new_cell(self, timeline: Timeline, cell_dir: Path, *, base_url: str,
+                 page_options: dict[str, Any] | None = None) -> "BrowserCell":
+        """A fresh browser context recording into `timeline`, with HAR and trace in `cell_dir`.
+        `page_options` for a page of yours: instrument, transports, page_file (page_instrument.py)."""
         cell_dir = Path(cell_dir)
         cell_dir.mkdir(parents=True, exist_ok=True)
-        cell = BrowserCell(self, timeline, cell_dir, base_url)
+        cell = BrowserCell(self, timeline, cell_dir, base_url, page_options)
         self._cells.append(cell)
         try:
             self._call(_translate_errors(cell._open(), "opening a browser context"),
@@ -309,8 +312,10 @@ class BrowserDriver:
 class BrowserCell:
     """One fresh browser context and page for a matrix cell. Use as a context manager."""
 
-    def __init__(self, driver: BrowserDriver, timeline: Timeline, cell_dir: Path, base_url: str):
+    def __init__(self, driver: BrowserDriver, timeline: Timeline, cell_dir: Path, base_url: str,
+                 page_options: dict[str, Any] | None = None):
         self.timeline = timeline
+        self.page_options = page_options
         self.cell_dir = cell_dir
         self.base_url = base_url
         self.har_path = cell_dir / "browser.har"
@@ -347,6 +352,13 @@ class BrowserCell:
             finally:
                 await handle.dispose()
         return self._run(run(), timeout_s, "wait_for_function")
+
+    def run_hook(self, hook: Callable[..., Awaitable[Any]], *, timeout_s: float = 30.0) -> Any:
+        """A set-up hook of yours (login…): `await hook(page, context, base_url)` on the driver's loop."""
+        self.timeline.record("harness", "hook", {"hook": getattr(hook, "__qualname__", repr(hook)), "phase": "begin"})
+        result = self._run(hook(self._page, self._context, self.base_url), timeout_s, "the set-up hook")
+        self.timeline.record("harness", "hook", {"phase": "end"})
+        return result
 
     def close(self) -> None:
         """Stop tracing, close the context (the HAR is written then), scrub the artifacts."""
@@ -396,6 +408,7 @@ class BrowserCell:
         )
         self._recorder.attach(self._context)
         await self._context.expose_binding(REPORT_BINDING, self._recorder.on_report)
+        await page_instrument.install(self._context, self._recorder, self.page_options)
         await self._context.tracing.start(title=self.cell_dir.name, snapshots=True, screenshots=False, sources=False)
         self._tracing = True
         self._page = await self._context.new_page()
