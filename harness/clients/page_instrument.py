@@ -1,7 +1,9 @@
 """What a browser cell adds around the page: no request leaves the machine, and a page of
 yours reports its socket's events like the reference page does.
 
-- Every request to a non-loopback host is routed: a socket.io client file (the CDN's
+- In a cell with a page of yours (the reference page makes no off-machine request, and its
+  cells stay without request interception, which could change what Chromium does on the wire),
+  every request to a non-loopback host is routed: a socket.io client file (the CDN's
   `…/socket.io.min.js`, jsDelivr's or cdnjs's copies, their source maps) is answered from the
   local npm copy (`node_modules/socket.io-client/dist/`) and recorded as `net.routed`; anything
   else is aborted (Chromium: `net::ERR_BLOCKED_BY_CLIENT`) and recorded as `net.blocked` with
@@ -109,7 +111,9 @@ def page_url_path(page: str) -> str:
 
 
 async def install(context, recorder, options: dict[str, Any] | None) -> None:
-    """Route the context's requests (always) and add the io() wrapper (a page of yours)."""
+    """Route the context's off-machine requests and add the io() wrapper, for a page of yours."""
+    if not options:
+        return
 
     async def off_machine(route, request) -> None:
         url = request.url
@@ -129,8 +133,6 @@ async def install(context, recorder, options: dict[str, Any] | None) -> None:
             await ws.close(code=1008, reason="siolab: no request leaves the machine")
 
         await context.route_web_socket(lambda url: not is_loopback(url), ws_off_machine)
-    if not options:
-        return
     page_file = options.get("page_file")
     if page_file:
         path = Path(page_file)
