@@ -119,9 +119,6 @@ def _fit_target(plan: list, target, *, explicit_modes: bool) -> list:
             n = sum(1 for _, w in skipped if w == why)
             print(f"siolab: {p.scenario.name}: {n} cell(s) left out: {why}", file=sys.stderr)
         p.cells = cells
-        if any(p.scenario.client_profile(c)["kind"] == "browser" for c in cells) and not target.page:
-            raise BadInput(f"{p.scenario.name} has browser cells: name the page whose client code they load "
-                           "(--page /path on your app, or an HTML file)")
     return plan
 
 

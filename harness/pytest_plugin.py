@@ -409,8 +409,6 @@ def run_scenario_checked(config: pytest.Config, name: str, run_dir: Path, **opti
         raise ValueError(f"siolab_scenario({name!r}): no cell of its matrix matches {options}")
     if any(scenario.client_profile(c)["kind"] == "browser" for c in cells):
         require(find_chromium() is not None, "no Chromium for the scenario's browser cells")
-        if not target.is_reference and not target.page:
-            raise ValueError(f"siolab_scenario({name!r}) has browser cells: name the page (page='/…')")
     run_plan([Planned(scenario, cells, run_dir)], jobs=int(options.get("jobs") or 1),
              target=None if target.is_reference and not target.page else target)
     result = report_mod.build(run_dir)

@@ -87,7 +87,7 @@ class _Client:
                 raise RuntimeError("browser cell without a browser driver")
             self.page = stack.enter_context(browser.new_cell(
                 timeline, cell_dir, base_url=topology.base_url,
-                page_options=_page_options(target, self.transport)))
+                page_options=_page_options(target, self.transport, settings)))
         elif self.kind == "storm":
             from .clients.storm import StormDriver
 
@@ -123,6 +123,10 @@ class _Client:
         return {"Cookie": cookie}
 
     def page_path(self, path: str | None = None) -> str:
+        if path is None and self.target is not None and not self.target.is_reference and not self.target.page:
+            from .clients.page_instrument import REFERENCE_PAGE
+
+            path = REFERENCE_PAGE
         if path is None and self.target is not None and self.target.page:
             from .clients.page_instrument import page_url_path
 
@@ -211,11 +215,13 @@ def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float
     return False
 
 
-def _page_options(target, transport: str) -> dict[str, Any] | None:
+def _page_options(target, transport: str, settings: ServerSettings) -> dict[str, Any] | None:
     """What the browser adds for a page that is not the reference one: the io() wrapper that
     reports the socket's events (and applies the cell's transport), and the page file to serve."""
-    if target is None or not target.own_page:
+    if target is None or target.is_reference and not target.page:
         return None
+    if target.serves_reference_page:
+        return {"reference_page": {"reconnection_delay_ms": settings.reconnection_delay_ms}}
     from .targets import page_file
 
     return {"instrument": True, "transports": {"polling": ["polling"], "websocket": ["websocket"]}.get(transport),

@@ -14,7 +14,9 @@ Decisions (README "Use it on your app"):
   the reference app's opt-in); naming such a mode with `--mode` is bad input. An ASGI app
   needs an ASGI server the lab does not ship: use `--cmd "uvicorn module:app --port {port}"`.
 - `--cmd`: the command is the deployment; the matrix's mode axis collapses to one mode, `cmd`.
-- Your page: the page's own client code replaces the reference page's singleton variants,
+- The page: without `--page`, the reference layout page is served on your app's origin
+  (`/__siolab/layout`, by request routing) with its `getAppSocket()` variants: every axis holds.
+  With your page, the page's own client code replaces the reference page's singleton variants,
   so the singleton axis collapses to `own`; expectations and claims that name a variant
   (`singleton: fixed`) do not apply. The transport axis still holds: the lab's wrapper of
   the page's `io()` sets `transports` (harness/clients/page_instrument.py).
@@ -84,8 +86,13 @@ class Target:
 
     @property
     def own_page(self) -> bool:
-        """The browser loads a page that is not the reference layout page."""
-        return bool(self.page) or not self.is_reference
+        """The browser loads a page of yours, not the reference layout page."""
+        return bool(self.page)
+
+    @property
+    def serves_reference_page(self) -> bool:
+        """Your app without --page: the harness serves the reference layout page on its origin."""
+        return not self.is_reference and not self.page
 
     @property
     def has_info(self) -> bool:

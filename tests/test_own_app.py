@@ -192,6 +192,21 @@ def test_two_scenarios_two_modes_through_siolab_run(shop: Path, chromium, tmp_pa
     assert json.loads((out / "run.json").read_text())["target"]["app"] == "shop.app:app"
 
 
+def test_reference_page_on_your_app_by_default(shop: Path, chromium, tmp_path: Path):
+    # No --page: the reference layout page and its singleton variants, served on the shop's origin.
+    out = tmp_path / "reference-page"
+    done = siolab("run", "middlebox-reset", "--app", "shop.app:app", "--hook", "hooks:login", "--mode", "reloader",
+                  "--client", "browser", "--transport", "default", "--out", str(out), cwd=shop)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cells = cells_of(out)
+    assert list(cells) == ["reloader-browser-naive-default-reset"]
+    assert figures(cells["reloader-browser-naive-default-reset"])["recovered"] is True
+    timeline = events(out, "reloader-browser-naive-default-reset")
+    pages = [e["data"]["url"] for e in timeline if e["kind"] == "http.request" and "/__siolab/layout" in e["data"]["url"]]
+    assert pages and "singleton=naive" in pages[0]
+    assert any(e["kind"] == "singleton.create" for e in timeline), "the reference page's own reports"
+
+
 def test_cmd_target_with_python_clients(shop: Path, tmp_path: Path):
     out = tmp_path / "cmd"
     done = siolab("run", "middlebox-reset", "--cmd", f"{sys.executable} echo_server.py {{port}}",
@@ -212,7 +227,7 @@ def test_cmd_target_with_python_clients(shop: Path, tmp_path: Path):
     (["--app", "shop.app:app", "--cmd", "x {port}"], "name one target, not both"),
     (["--cmd", "python server.py"], "must contain {port}"),
     (["--app", "shop.app:app", "--hook", "hooks:nope"], "hooks has no function 'nope'"),
-    (["--app", "shop.app:app", "--client", "browser"], "name the page whose client code they load"),
+    (["--app", "shop.app:app", "--mode", "gevent", "--page", "nope.html"], "--page nope.html: neither a path"),
 ])
 def test_bad_targets_are_bad_input(shop: Path, args: list[str], message: str):
     done = siolab("run", "stale-sid-every-mode" if "node" in args else "middlebox-reset", *args, cwd=shop)

@@ -53,6 +53,9 @@ LAUNCH_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # No request leaves the machine: every host name but loopback fails to resolve (pages of
+    # yours: harness/clients/page_instrument.py routes the socket.io CDN files before DNS).
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 )
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 REPORT_BINDING = "__siolabReport"
@@ -330,9 +333,14 @@ class BrowserCell:
     # -- public API (synchronous)
 
     def goto(self, path_or_url: str, wait_until: str = "load", *, timeout_s: float = 15.0) -> int | None:
-        """Navigate (a path is relative to `base_url`); the main response's status, if any."""
+        """Navigate (a path is relative to `base_url`); the main response's status, if any.
+        Where the lab supplies the document (page_instrument.document_for), it is written after the navigation."""
+        document = page_instrument.document_for(self.page_options, path_or_url)
+
         async def run() -> int | None:
             response = await self._page.goto(path_or_url, wait_until=wait_until, timeout=timeout_s * 1000)
+            if document is not None:
+                await self._page.set_content(document, wait_until=wait_until, timeout=timeout_s * 1000)
             return response.status if response else None
         return self._run(run(), timeout_s, f"goto {path_or_url}")
 
