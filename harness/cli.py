@@ -63,8 +63,6 @@ def cmd_run(args) -> int:
     else:
         plan = [Planned(scenarios[0], scenarios[0].select(**filters),
                         Path(args.out) if args.out else new_run_dir(scenarios[0].name))]
-    if not target.is_reference or target.page:
-        plan = _fit_target(plan, target, explicit_modes=bool(filters["mode"]))
     plan = [p for p in plan if p.cells]
     if not plan:
         raise BadInput("no cell matches the given filters")
@@ -74,6 +72,10 @@ def cmd_run(args) -> int:
         for cell_id, reason in skipped.items():
             print(f"siolab: skipping {p.scenario.name} {cell_id}: {reason}", file=sys.stderr)
         p.cells = [c for c in p.cells if c.id not in skipped]
+    if not target.is_reference or target.page:
+        plan = _fit_target(plan, target, explicit_modes=bool(filters["mode"]))
+        if not any(p.cells for p in plan):
+            raise BadInput("no cell of the selection can run against this target (the reasons above)")
     plan = [p for p in plan if p.cells]
     if not plan:
         print("siolab: nothing to run: every cell needs a missing component", file=sys.stderr)

@@ -43,13 +43,16 @@ REFERENCE_WSGI = "servers.reference_app.wsgi:app"
 USER_WSGI = "servers.user_app_wsgi:app"
 # Modes that are not gunicorn: which server of servers/user_app_runner.py stands in for them.
 RUNNER_SERVERS = {"reloader": "reloader", "eventlet": "eventlet", "aiohttp": "aiohttp"}
-WSGI_MODES = ("reloader", "gthread", "gevent", "gevent-websocket", "eventlet", "gthread-nosw", "gevent-gws-installed")
+WSGI_MODES = ("reloader", "gthread", "gevent", "gevent-websocket", "eventlet", "multiworker",
+              "gthread-nosw", "gevent-gws-installed")
 FAMILY_MODES = {"wsgi": WSGI_MODES, "aiohttp": ("aiohttp",), "asgi": ()}
 WHY_NOT = {
     "node": "mode node runs the reference Node server; a Python app cannot be hosted by it",
     "gthread-autodetect": "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)",
     "gevent-autodetect": "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)",
+    "plain-ws": "mode plain-ws is incident 7's plain WebSocket backend, not a host for a Socket.IO app",
 }
+NO_FRONT = "none"
 CMD_MODE = "cmd"
 OWN_SINGLETON = "own"
 INSPECT_TIMEOUT_S = 60
@@ -175,6 +178,8 @@ class Target:
         kept, skipped, seen = [], [], set()
         for cell in cells:
             reason = self.why_not(cell.params.get("mode", ""))
+            if not reason and not self.is_reference and cell.params.get("front", NO_FRONT) != NO_FRONT:
+                reason = "nginx fronts start instances of the reference app only (harness/components/front.py)"
             if reason:
                 skipped.append((cell, reason))
                 continue

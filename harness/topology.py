@@ -118,7 +118,8 @@ class Server:
                                           quit_signal=spec.quit_signal)
         after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
         self.boot = self._boot()
-        boots = self._wait_for_workers(timeout) if self.mode.workers > 1 else [self.boot]
+        info = self.target is None or self.target.has_info
+        boots = self._wait_for_workers(timeout) if self.mode.workers > 1 and info else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
         self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot,
                                                       **({"boots": boots} if len(boots) > 1 else {})})

@@ -37,11 +37,13 @@ class ClaimVerdict:
     cells: dict[str, str] = field(default_factory=dict)      # cell id -> verdict
     deciding: list[str] = field(default_factory=list)        # cell ids that decided it
     complete: bool = True     # every cell the claim covers ran and was judged (not a filtered run)
+    your_app: bool = False    # judged on an app of yours: the recorded verdict is the reference app's
 
     @property
     def changed(self) -> bool:
         """The measured verdict differs from the one the scenario file records."""
-        return self.complete and self.claim.recorded is not None and self.verdict != self.claim.recorded
+        return (self.complete and not self.your_app and self.claim.recorded is not None
+                and self.verdict != self.claim.recorded)
 
 
 def conditions_hold(conds: dict[str, Any], findings: dict[str, Finding]) -> bool:

@@ -147,4 +147,7 @@ def judge_run(run_dir: Path) -> RunReport:
                                 CellView(events).t_fault, events, _artifacts(run_dir, cell_dir), _kind(scenario, cell),
                                 entry.get("error_kind")))
     claims = judge_claims([(c.cell, c.findings) for c in cells if c.judged], scenario.claims, scenario.cells)
+    if meta.get("target"):   # your app (harness/targets.py): reported, never compared with the record
+        for v in claims:
+            v.your_app = True
     return RunReport(run_dir, scenario, meta, cells, claims)

@@ -23,6 +23,8 @@ def against_record(v) -> str:
     """What a claim's verdict is against the one its scenario file records ('' when they agree)."""
     if v.changed:
         return f"CHANGED: the scenario file records {v.claim.recorded}"
+    if getattr(v, "your_app", False):
+        return f"on your app; the reference app's recorded verdict: {v.claim.recorded}" if v.claim.recorded else ""
     if v.claim.recorded is None:
         return "not recorded in the scenario file yet"
     if not v.complete and v.verdict != v.claim.recorded:
