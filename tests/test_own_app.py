@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -252,33 +252,20 @@ def test_modes_that_cannot_host_are_left_out_with_the_reason():
     assert not kept and 'use --cmd "uvicorn shop.asgi:app --port {port}"' in skipped[0][1]
 
 
-SCENARIO_TESTS = '''
-import pytest
+GUIDE = REPO / "docs" / "pytest-plugin.md"
 
 
-@pytest.mark.siolab_scenario("middlebox-reset", mode="reloader", client="browser", transport="default")
-def test_reset_recovers_on_websocket(siolab_scenario):
-    report = siolab_scenario()                       # the marker's scenario, the target from siolab.toml
-    (cell,) = report.cells
-    assert cell.id == "reloader-browser-own-default-reset"
-    assert cell.figure("recovered") is True and cell.figure("stale_sid_400") == 0
-
-
-def test_restart_under_gevent_sends_no_stale_sid(siolab_scenario):
-    report = siolab_scenario("stale-sid-after-restart", mode="gevent", client="browser",
-                             transport="polling", fault="restart")
-    (cell,) = report.cells
-    assert cell.figure("stale_sid_400") == 0 and cell.figure("recovered") is True
-'''
+def guide_block(lang: str, name: str) -> str:
+    """The ```LANG block of docs/pytest-plugin.md whose first line is `# NAME`: the guide is what runs."""
+    for block in re.findall(rf"```{lang}\n(.*?)```", GUIDE.read_text(encoding="utf-8"), flags=re.S):
+        if block.splitlines()[0].strip() == f"# {name}":
+            return block
+    raise AssertionError(f"docs/pytest-plugin.md has no ```{lang} block starting with '# {name}'")
 
 
 def test_two_scenarios_through_the_pytest_plugin(pytester: pytest.Pytester, shop: Path, chromium):
-    pytester.makefile(".toml", siolab=textwrap.dedent(f'''
-        app = "shop.app:app"
-        app_path = "{shop}"
-        page = "/"
-        hook = "hooks:login"
-    '''))
-    pytester.makepyfile(test_shop=SCENARIO_TESTS)
+    # The guide's siolab.toml, with app_path naming the shop's folder (the guide keeps it beside the app).
+    pytester.makefile(".toml", siolab=guide_block("toml", "siolab.toml") + f'app_path = "{shop}"\n')
+    pytester.makepyfile(test_shop_regressions=guide_block("python", "test_shop_regressions.py"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", timeout=RUN_TIMEOUT_S)
     result.assert_outcomes(passed=2)
