@@ -74,6 +74,8 @@ def server_settings(scenario: Scenario) -> ServerSettings:
 class _Client:
     """The cell's client, browser or Python, behind what steps do with it."""
 
+    target = None    # the reference app and its layout page, unless the run names yours (harness/targets.py)
+
     def __init__(self, scenario: Scenario, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
                  browser, settings: ServerSettings, stack: ExitStack, target=None):
         self.cell, self.topology, self.timeline = cell, topology, timeline
