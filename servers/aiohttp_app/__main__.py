@@ -1,21 +1,16 @@
 """python -m servers.aiohttp_app --host 127.0.0.1 --port N"""
 from __future__ import annotations
 
-import argparse
-
 from aiohttp import web
 
+from servers.listen_args import listen_args
 from servers.reference_app.settings import AIOHTTP_ASYNC_MODES, load_or_exit
 
 from .app import create_app, log
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.aiohttp_app",
-                                     description="python-socketio AsyncServer on aiohttp")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
+    args = listen_args("python -m servers.aiohttp_app", "python-socketio AsyncServer on aiohttp", argv)
 
     settings = load_or_exit(AIOHTTP_ASYNC_MODES)
     app, _sio = create_app(settings)

@@ -8,9 +8,9 @@ the lab touches) makes the child exit and a new child start: every session is go
 """
 from __future__ import annotations
 
-import argparse
-
 import werkzeug.serving
+
+from servers.listen_args import listen_args
 
 from .app import create_app
 from .settings import REPO_ROOT, load_or_exit
@@ -28,11 +28,7 @@ def reloader_excludes() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.reference_app.run_dev",
-                                     description="Flask-SocketIO dev server with the Werkzeug reloader")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
+    args = listen_args("python -m servers.reference_app.run_dev", "Flask-SocketIO dev server with the Werkzeug reloader", argv)
 
     # Validated here, in the reloader's parent: a child exiting with code 3 would make
     # the reloader restart it forever.

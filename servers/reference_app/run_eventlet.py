@@ -10,19 +10,16 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import argparse  # noqa: E402  -- after monkey_patch on purpose
-import sys  # noqa: E402
+import sys  # noqa: E402  -- after monkey_patch on purpose
+
+from servers.listen_args import listen_args  # noqa: E402
 
 from .app import create_app  # noqa: E402
 from .settings import EXIT_BAD_SETTING, load_or_exit  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m servers.reference_app.run_eventlet",
-                                     description="Flask-SocketIO socketio.run on eventlet")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args(argv)
+    args = listen_args("python -m servers.reference_app.run_eventlet", "Flask-SocketIO socketio.run on eventlet", argv)
 
     settings = load_or_exit()
     if settings.async_mode != "eventlet":
