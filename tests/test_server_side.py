@@ -1,0 +1,46 @@
+"""server_disconnect_reason: the server's own word on the client's session, from its log lines."""
+from __future__ import annotations
+
+from harness.checks import measure
+from harness.timeline import Event
+
+
+def ev(t, src, kind, **data):
+    return Event(t, src, kind, data)
+
+
+def log(t, line):
+    return ev(t, "server", "log", name="server-gevent", stream="stderr", line=f"2026-11-22 INFO siolab.reference: {line}")
+
+
+def timeline(*during, after=()):
+    return [
+        log(1.0, "connect sid=AAA eio_sid=old-page namespace=/ user=lab-user"),  # a page navigated away from
+        log(1.2, "connect sid=BBB eio_sid=held namespace=/ user=lab-user"),
+        ev(1.21, "browser", "sio.connect", sid="BBB", eio_sid="held", transport="polling", namespace="/"),
+        ev(2.0, "harness", "fault", name="proxy-toxic", phase="begin"),
+        *during,
+        ev(5.0, "harness", "fault", name="proxy-toxic", phase="end"),
+        *after,
+    ]
+
+
+def reason(events):
+    return measure(events)["server_disconnect_reason"].value
+
+
+def test_the_held_session_s_reason_while_the_fault_lasts():
+    assert reason(timeline(log(3.0, "disconnect sid=BBB namespace=/ reason=ping timeout"))) == "ping timeout"
+    # node's and aiohttp's lines have the same shape
+    assert reason(timeline(log(3.0, "disconnect sid=BBB namespace=/ reason=transport close"))) == "transport close"
+
+
+def test_another_session_a_namespace_or_the_teardown_are_not_the_client_s():
+    assert reason(timeline(log(2.8, "disconnect sid=AAA namespace=/ reason=ping timeout"))) is None
+    assert reason(timeline(log(2.9, "disconnect sid=BBB namespace=/chat reason=ping timeout"))) is None
+    assert reason(timeline(after=[log(9.0, "disconnect sid=BBB namespace=/ reason=transport close")])) is None
+
+
+def test_no_fault_no_reason():
+    events = [e for e in timeline(log(3.0, "disconnect sid=BBB namespace=/ reason=ping timeout")) if e.kind != "fault"]
+    assert reason(events) is None
