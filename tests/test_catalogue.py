@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import catalogue
+from harness.components import describe_missing, missing
+from harness.scenario import catalogue, load
 from harness.supervisor import port_is_listening
 
 from . import lab_runs
-from .conftest import pids_alive
+from .conftest import pids_alive, require
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,9 @@ def assert_nothing_left(run_dir: Path, chromium_before: set[int]):
 
 @pytest.mark.parametrize("path", catalogue(), ids=lambda p: p.stem)
 def test_scenario_expectations_hold(path, tmp_path_factory, chromium_path):
+    scenario = load(path)
+    absent = missing(sorted({name for cell in scenario.cells for name in scenario.components(cell)}))
+    require(not absent, f"{path.stem}: {describe_missing(absent)}")   # nginx, redis-server, node
     # The run is kept for test_reports and test_diagnose (lab_runs), so the catalogue runs once.
     run_dir = lab_runs.catalogue_dir(tmp_path_factory.getbasetemp(), path.stem)
     before = chromium_pids()

@@ -237,3 +237,57 @@ def test_idle_timeout_figures_from_a_timeline():
     assert f["disconnect_reasons"].value == "transport close, transport error"
     assert f["drop_interval"].value == 2.25
     assert f["proxy_timeouts"].value == 1 and f["http_504"].value == 1
+
+
+@pytest.fixture
+def nginx_absent(monkeypatch):
+    """nginx made absent for harness.components (a binary name found nowhere)."""
+    from harness import components
+
+    monkeypatch.setitem(components.COMPONENTS, "nginx",
+                        components.Component("nginx", ("siolab-no-such-nginx",), "apt-get install -y nginx"))
+
+
+def _front_scenario(tmp_path):
+    path = tmp_path / "z.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: z
+        fronts:
+          rr: {instances: 2}
+        matrix:
+          - {mode: gevent, client: python, front: [none, rr]}
+        steps:
+          - open: {}
+        """))
+    return load(path)
+
+
+def test_missing_nginx_skips_its_cells_locally_with_the_reason(tmp_path, monkeypatch, nginx_absent):
+    from harness.runner import skipped_cells
+
+    monkeypatch.delenv("CI", raising=False)
+    s = _front_scenario(tmp_path)
+    assert skipped_cells(s, s.cells) == {"gevent-rr-python": "nginx not found (fix: apt-get install -y nginx)"}
+
+
+def test_missing_nginx_fails_its_cells_under_ci(tmp_path, monkeypatch, nginx_absent):
+    from harness.runner import run_cell, skipped_cells
+
+    monkeypatch.setenv("CI", "true")
+    s = _front_scenario(tmp_path)
+    assert skipped_cells(s, s.cells) == {}            # nothing skipped: the cell runs, and fails
+    result = run_cell(s, s.cells[1], tmp_path / "run")
+    assert result.error == "MissingComponent: nginx not found (fix: apt-get install -y nginx)"
+
+
+def test_cli_prints_the_skip_and_runs_the_rest(tmp_path, monkeypatch, nginx_absent, capsys):
+    from harness import cli
+
+    monkeypatch.delenv("CI", raising=False)
+    _front_scenario(tmp_path)
+    code = cli.main(["run", str(tmp_path / "z.yaml"), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert "siolab: skipping z gevent-rr-python: nginx not found (fix: apt-get install -y nginx)" in err
+    assert code == 0
+    ran = [c["id"] for c in json.loads((tmp_path / "run" / "run.json").read_text())["cells"]]
+    assert ran == ["gevent-none-python"]              # the cell without a front still runs
