@@ -92,6 +92,14 @@ def test_resample_and_sparkline():
     assert curve_report.sparkline([None, 0, 2, 4], 4) == "  ▄█"
 
 
+def test_long_storms_get_a_coarser_step():
+    short = [(None, [(-1.0, 5), (9.0, 5)])]
+    long = [(None, [(-1.0, 5), (43.0, 5)])]
+    assert curve_report.step_for(short, 0.25, 80) == 0.25
+    assert curve_report.step_for(long, 0.25, 80) == 1.0      # 0.5 s would take 88 characters
+    assert curve_report.step_for(long, 0.5, 40) == 2.0
+
+
 def test_curve_chart_has_one_line_per_cell():
     out = svg.curve_chart([("a", [(-1.0, 10), (0.2, 0), (3.0, 10)]), ("b", [(-1.0, 10), (0.1, 0), (2.0, 10)])], top=10)
     assert out.count("<path ") == 2 and "fault" in out and ">a<" in out and ">b<" in out

@@ -51,6 +51,7 @@ class StormDriver:
         self._thread: threading.Thread | None = None
         self._sampler: asyncio.Task | None = None
         self._all_connected = threading.Event()
+        self._sessions: list[aiohttp.ClientSession] = []
 
     # -- recording ----------------------------------------------------------------------------
     def _record(self, kind: str, data: dict[str, Any]) -> None:
@@ -82,11 +83,16 @@ class StormDriver:
         tc.on_request_exception.append(on_exception)
         return tc
 
+    def _session(self, trace: aiohttp.TraceConfig) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(trace_configs=[trace])
+        self._sessions.append(session)   # closed at the end, whatever state its client is in
+        return session
+
     def _make_client(self, i: int) -> socketio.AsyncClient:
         trace = self._trace(i)
         # A factory, not a session: engineio then closes and re-creates it like its own default.
         sio = socketio.AsyncClient(reconnection=True, handle_sigint=False,
-                                   http_session=lambda: aiohttp.ClientSession(trace_configs=[trace]), **self.options)
+                                   http_session=lambda: self._session(trace), **self.options)
         ns = self.namespace
 
         @sio.on("connect", namespace=ns)
@@ -136,6 +142,12 @@ class StormDriver:
         await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
         # reconnection tasks still sleeping or retrying
         await asyncio.gather(*(c.shutdown() for c in self.clients), return_exceptions=True)
+        # whatever a client left running (a read loop of a half-open connection): cancelled, awaited
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in rest:
+            t.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self._sessions if not s.closed), return_exceptions=True)
 
     def start(self, timeout: float = 60.0) -> bool:
         """Connect every client at once; True when all were connected within `timeout`."""
@@ -162,4 +174,6 @@ class StormDriver:
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread:
             self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
         self._loop = None

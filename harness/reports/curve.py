@@ -50,6 +50,15 @@ def sparkline(values: list[int | None], top: int) -> str:
     return "".join(" " if v is None else SPARKS[min(len(SPARKS) - 1, round(v / top * (len(SPARKS) - 1)))] for v in values)
 
 
+def step_for(cells: list[tuple[CellReport, list[tuple[float, int]]]], smallest: float, most: int) -> float:
+    """The smallest of smallest, 0.5, 1, 2, 5, 10 s that draws the longest curve in at most `most` steps."""
+    span = max(p[-1][0] for _, p in cells) - max(-1.0, min(p[0][0] for _, p in cells))
+    for step in (smallest, 0.5, 1.0, 2.0, 5.0, 10.0):
+        if step >= smallest and span / step <= most:
+            return step
+    return 10.0
+
+
 def _span(cells: list[tuple[CellReport, list[tuple[float, int]]]], step: float) -> tuple[float, float]:
     start = max(-1.0, min(p[0][0] for _, p in cells))
     end = max(p[-1][0] for _, p in cells)
@@ -64,10 +73,11 @@ def summary(c: CellReport) -> str:
 
 
 def text(r: RunReport, step: float = 0.25) -> list[str]:
-    """The curves as sparklines for the terminal, one line per cell, on one time axis."""
+    """The curves as sparklines for the terminal, one line per cell, on one time axis (at most 80 characters)."""
     cells = storm_cells(r)
     if not cells:
         return []
+    step = step_for(cells, step, 80)
     start, end = _span(cells, step)
     width = max(len(c.cell.id) for c, _ in cells)
     out = [f"reconnection curve: clients connected, one character per {step:g} s from {start:+g} s to {end:+g} s "
@@ -84,6 +94,7 @@ def markdown(r: RunReport, step: float = 0.5) -> list[str]:
     cells = storm_cells(r)
     if not cells:
         return []
+    step = step_for(cells, step, 40)
     start, end = _span(cells, step)
     out = ["## Reconnection curve", "",
            "Clients connected (the storm driver's samples of `client.connected`), seconds since the fault.", "",

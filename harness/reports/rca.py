@@ -410,9 +410,9 @@ def prevention(r: RunReport) -> list[str]:
                    "under many open pages does not turn into a storm.")
     not_recovered = [c for c in ok if c.figure("recovered") is False and not c.figure("storm_clients")]
     bursts = [c for c in ok if c.figure("storm_clients") and _num(c.figure("storm_burst_s"))
-              and c.figure("storm_burst_s") < 0.6]
+              and c.figure("storm_burst_s") <= 0.5]
     if bursts:
-        out.append(f"In {len(bursts)} storm cells ({_cells(bursts)}) the clients came back within 0.6 s of each other: "
+        out.append(f"In {len(bursts)} storm cells ({_cells(bursts)}) the clients came back within 0.5 s of each other: "
                    "a server that restarts under many clients takes every handshake at once; size its accept "
                    "backlog and start-up for that, and spread the clients' retries (jitter) where the server "
                    "does not listen before it is ready.")
