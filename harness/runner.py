@@ -209,8 +209,10 @@ def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float
     if args.get("new_sid"):
         old_sids = {e.data.get("eio_sid") for e in timeline.events if e.kind == "sio.connect" and e.t < after}
     deadline = time.monotonic() + float(args.get("timeout", 10))
+    seen = 0
     while time.monotonic() < deadline:
-        for e in timeline.events:
+        new, seen = timeline.since(seen)
+        for e in new:
             if e.t >= after and e.kind == kind and e.src == src and e.data.get("eio_sid") not in old_sids:
                 return True
         _pause(0.02)

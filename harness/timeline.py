@@ -81,6 +81,12 @@ class Timeline:
         with self._lock:
             return sorted(self._events, key=lambda e: e.t)
 
+    def since(self, index: int) -> tuple[list[Event], int]:
+        """The events recorded after the first `index` (in arrival order) and the new count:
+        a waiter polls only what is new (a storm records tens of thousands of events)."""
+        with self._lock:
+            return self._events[index:], len(self._events)
+
     def close(self) -> None:
         with self._lock:
             if self._file:

@@ -181,3 +181,23 @@ def test_driver_against_a_real_server(tmp_path):
     assert max(e.data["connected"] for e in events if e.kind == "storm.sample") == 20
     assert sum(" connect sid=" in str(e.data.get("line")) for e in events if e.src == "server") == 20
     assert kinds[-1] == "storm.stop" or "storm.stop" in kinds
+
+
+def test_wait_for_polls_only_new_events():
+    import threading
+
+    from harness.runner import _wait_for
+    from harness.timeline import Timeline
+
+    tl = Timeline()
+    for i in range(3):
+        tl.record("pyclient", "storm.sample", {"connected": i})
+    assert tl.since(0)[1] == 3 and [e.data["connected"] for e in tl.since(1)[0]] == [1, 2]
+    tl.record("pyclient", "storm.all_connected", {"connected": 3})
+    t_fault = tl.now()
+    args = {"event": "storm.all_connected", "after": "fault", "timeout": 0.2}
+    assert _wait_for(tl, "pyclient", args, t_fault) is False        # the one before the fault does not count
+    timer = threading.Timer(0.1, lambda: tl.record("pyclient", "storm.all_connected", {"connected": 3}))
+    timer.start()
+    assert _wait_for(tl, "pyclient", dict(args, timeout=5), t_fault) is True
+    assert _wait_for(tl, "pyclient", dict(args, timeout=0.1), None) is True   # no fault: any time counts
