@@ -59,6 +59,8 @@ def test_storm_figures_from_the_recording():
     assert f["storm_connect_errors"] == 4 and f["storm_failed_requests"] == 4
     assert f["storm_server_connects"] == 5                    # the one before the fault is not counted
     assert f["storm_extra_server_connects"] == 1              # one accepted beyond one per dropped client
+    assert f["storm_sample_gap_s"] == pytest.approx(1.9)      # 10.1 → 12.0: the harness's loop stalled
+    assert f["storm_retry_spread_s"] is None                  # no disconnect recorded per client here
 
 
 def test_not_back_and_no_storm():
@@ -68,6 +70,12 @@ def test_not_back_and_no_storm():
     assert f["storm_burst_s"].value is None                   # 90 % never reached
     plain = measure([ev(0.0, "fault", "harness", phase="begin"), ev(1.0, "sio.connect", eio_sid="x")])
     assert all(plain[k].value is None for k in ("storm_clients", "storm_all_back", "storm_400", "storm_server_connects"))
+
+
+def test_retry_spread_is_each_clients_first_handshake_after_its_drop():
+    es = storm_events() + [ev(10.1, "storm.disconnect", i=i, reason="transport error") for i in range(4)]
+    f = measure(es)["storm_retry_spread_s"]
+    assert f.value == pytest.approx(0.03) and [e.data["i"] for e in f.evidence] == [0, 3]   # 10.80 … 10.83
 
 
 def test_connect_events_do_not_count_as_connected():
@@ -121,7 +129,7 @@ def test_reports_draw_the_curve(tmp_path):
     r = judge_run(_run_folder(tmp_path, storm_events()))
     md = markdown.render(r)
     assert "## Reconnection curve" in md and "xychart-beta" in md
-    assert "| `aiohttp-jitter-kill` | 4 | 2.20 | 0.70 | 0.20 | 4 | 8 | 1 | 4 | 5 |" in md
+    assert "| `aiohttp-jitter-kill` | 4 | 2.20 | 0.70 | 0.20 | 4 | 8 | 1 | 4 | 5 | 1.90 |" in md
     assert "line [" in md
     page = html.render(r)
     assert 'id="curve"' in page and page.count('aria-label="reconnection curve') == 2   # the section and the cell

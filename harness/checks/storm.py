@@ -164,6 +164,42 @@ def storm_burst_s(v: CellView) -> Finding:
     return Finding(round(e90.t - e10.t, 3), [e10, e90])
 
 
+def _quantile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * (len(sorted_values) - 1) + 0.5))]
+
+
+@metric("storm_retry_spread_s", "storm: seconds between 10 % and 90 % of the clients' first retries (each client's "
+        "first handshake after it dropped): how far apart the retries leave the clients")
+def storm_retry_spread_s(v: CellView) -> Finding:
+    if not _stormy(v):
+        return Finding(None)
+    dropped: dict[int, float] = {}
+    for e in _after_fault(v, "storm.disconnect"):
+        dropped.setdefault(e.data.get("i"), e.t)
+    first: dict[int, Event] = {}
+    for e in _after_fault(v, "storm.handshake"):
+        i = e.data.get("i")
+        if i in dropped and e.t >= dropped[i] and i not in first:
+            first[i] = e
+    if len(first) < 2:
+        return Finding(None)
+    retries = sorted(first.values(), key=lambda e: e.t)
+    lo, hi = _quantile([e.t for e in retries], 0.1), _quantile([e.t for e in retries], 0.9)
+    pick = [next(e for e in retries if e.t == lo), next(e for e in retries if e.t == hi)]
+    return Finding(round(hi - lo, 3), pick)
+
+
+@metric("storm_sample_gap_s", "storm: the longest time between two samples after the fault (0.05 s when the "
+        "harness's loop keeps up; more means the harness itself was stalled, and the times around it are late)")
+def storm_sample_gap_s(v: CellView) -> Finding:
+    s = storm_of(v)
+    after = s.after if s else []
+    if len(after) < 2:
+        return Finding(None)
+    a, b = max(zip(after, after[1:]), key=lambda pair: pair[1].t - pair[0].t)
+    return Finding(round(b.t - a.t, 3), [a, b])
+
+
 @metric("storm_peak_reconnects_per_s", "storm: the most clients that became connected within one second (from the samples)")
 def storm_peak_reconnects_per_s(v: CellView) -> Finding:
     s = storm_of(v)

@@ -19,6 +19,7 @@ The loop runs in its own thread so the runner's steps stay synchronous.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from typing import Any
@@ -157,7 +158,11 @@ class StormDriver:
         self._thread = threading.Thread(target=self._loop.run_forever, name="storm-loop", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=30)
-        return self._all_connected.wait(timeout)
+        ok = self._all_connected.wait(timeout)
+        # The clients and the timeline so far stay until the end: keep the collector from walking
+        # them again in the middle of the storm (a full collection is a pause of the whole process).
+        gc.freeze()
+        return ok
 
     def connected(self) -> int:
         return sum(1 for c in self.clients if c.connected)
@@ -177,3 +182,4 @@ class StormDriver:
         if not self._loop.is_running():
             self._loop.close()
         self._loop = None
+        gc.unfreeze()

@@ -18,7 +18,7 @@ SUMMARY = (("storm_clients", "clients"), ("storm_back_s", "all back after fault 
            ("storm_back_after_up_s", "after server up (s)"), ("storm_burst_s", "wave 10–90 % (s)"),
            ("storm_peak_handshakes_per_s", "peak handshakes/s"), ("storm_handshakes", "handshakes"),
            ("storm_400", "400s"), ("storm_connect_errors", "connect errors"),
-           ("storm_server_connects", "server connects"))
+           ("storm_server_connects", "server connects"), ("storm_sample_gap_s", "longest sample gap (s)"))
 
 
 def storm_cells(r: RunReport) -> list[tuple[CellReport, list[tuple[float, int]]]]:
