@@ -58,10 +58,10 @@ def catalogue_dir(basetemp: Path, name: str) -> Path:
     return basetemp / "catalogue" / name
 
 
-def run_cli(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """`siolab ARGS` in a subprocess, as a user runs it, with the secrets planted."""
     return subprocess.run([sys.executable, "-m", "tests.lab_runs", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, env=env, timeout=timeout)
 
 
 def catalogue_browser_runs(basetemp: Path) -> dict[str, Path]:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,27 @@ from .conftest import pids_alive, require
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def chromium_pids():
+TAG = "SIOLAB_TEST_RUN"
+
+
+def tagged_env() -> tuple[dict[str, str], str]:
+    """The environment for a run whose processes can be told apart: every process it starts
+    inherits the tag, and other browsers on the machine (another session's) do not carry it."""
+    tag = uuid.uuid4().hex
+    return {**os.environ, TAG: tag}, tag
+
+
+def chromium_pids(tag: str) -> set[int]:
     out = subprocess.run(["pgrep", "-f", "chromium"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    mine = set()
+    for pid in map(int, out.split()):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if f"{TAG}={tag}".encode() in fh.read().split(b"\0"):
+                    mine.add(pid)
+        except OSError:     # gone, or not ours to read
+            continue
+    return mine
 
 
 def started(run_dir: Path):
@@ -52,18 +71,18 @@ def group_members(pgids):
     return pids_alive([int(a) for a, b in (line.split() for line in out.splitlines()) if int(b) in pgids])
 
 
-def assert_nothing_left(run_dir: Path, chromium_before: set[int]):
+def assert_nothing_left(run_dir: Path, tag: str):
     pids, ports = started(run_dir)
     assert pids, "the run started no process?"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if not group_members(set(pids)) and not any(port_is_listening(p) for p in ports) \
-                and not (chromium_pids() - chromium_before):
+                and not chromium_pids(tag):
             break
         time.sleep(0.2)
     assert group_members(set(pids)) == []
     assert [p for p in ports if port_is_listening(p)] == []
-    assert chromium_pids() - chromium_before == set()
+    assert chromium_pids(tag) == set()
 
 
 @pytest.mark.parametrize("path", catalogue(), ids=lambda p: p.stem)
@@ -73,8 +92,8 @@ def test_scenario_expectations_hold(path, tmp_path_factory, chromium_path):
     require(not absent, f"{path.stem}: {describe_missing(absent)}")   # nginx, redis-server, node
     # The run is kept for test_reports and test_diagnose (lab_runs), so the catalogue runs once.
     run_dir = lab_runs.catalogue_dir(tmp_path_factory.getbasetemp(), path.stem)
-    before = chromium_pids()
-    proc = lab_runs.run_cli("run", path.stem, "--out", str(run_dir))
+    env, tag = tagged_env()
+    proc = lab_runs.run_cli("run", path.stem, "--out", str(run_dir), env=env)
     print(proc.stderr[-4000:])
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout[-6000:]
@@ -86,7 +105,7 @@ def test_scenario_expectations_hold(path, tmp_path_factory, chromium_path):
         if cell["params"]["client"] == "browser":
             har = json.loads((run_dir / "cells" / cell["id"] / "browser.har").read_text())
             assert har["log"]["entries"], cell["id"]
-    assert_nothing_left(run_dir, before)
+    assert_nothing_left(run_dir, tag)
     # The report is rebuilt from the folder alone, to the same verdicts.
     first = (run_dir / "report.json").read_text()
     again = subprocess.run([sys.executable, "-m", "harness", "report", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
@@ -97,10 +116,10 @@ def test_scenario_expectations_hold(path, tmp_path_factory, chromium_path):
 @pytest.mark.parametrize("client", ["python", "browser"])
 def test_ctrl_c_midway_leaves_nothing(tmp_path, client, chromium_path):
     run_dir = tmp_path / "run"
-    before = chromium_pids()
+    env, tag = tagged_env()
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--client", client,
                              "--mode", "gevent", "--fault", "rst-after-listen", "--out", str(run_dir)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     # Interrupt once the first cell is connected through the proxy: server, proxy and client are all up.
     deadline = time.monotonic() + 60
     seen = False
@@ -114,4 +133,4 @@ def test_ctrl_c_midway_leaves_nothing(tmp_path, client, chromium_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err
-    assert_nothing_left(run_dir, before)
+    assert_nothing_left(run_dir, tag)
