@@ -78,6 +78,14 @@ def test_retry_spread_is_each_clients_first_handshake_after_its_drop():
     assert f.value == pytest.approx(0.03) and [e.data["i"] for e in f.evidence] == [0, 3]   # 10.80 … 10.83
 
 
+def test_held_handshakes_are_the_ones_that_waited_for_the_server():
+    assert measure(storm_events())["storm_held_handshakes"].value == 0        # all before the server failed
+    es = storm_events() + [ev(11.2, "storm.handshake", i=1), ev(12.05, "storm.connect", i=1),
+                           ev(11.3, "storm.handshake", i=2), ev(11.4, "storm.http_failed", i=2)]
+    f = measure(es)["storm_held_handshakes"]
+    assert f.value == 1 and f.evidence[0].t == 11.2
+
+
 def test_connect_events_do_not_count_as_connected():
     # python-socketio fires connect again without a disconnect: only the samples say who is connected.
     es = storm_events() + [ev(12.25, "storm.connect", i=0), ev(12.26, "storm.connect", i=0)]

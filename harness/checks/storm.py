@@ -200,6 +200,28 @@ def storm_sample_gap_s(v: CellView) -> Finding:
     return Finding(round(b.t - a.t, 3), [a, b])
 
 
+@metric("storm_held_handshakes", "storm: handshakes sent before the harness saw the server answer again that did not "
+        "fail but ended in a connect: the port accepted them while nothing could answer yet (a listen backlog)")
+def storm_held_handshakes(v: CellView) -> Finding:
+    s = storm_of(v)
+    if not _stormy(v) or s is None or s.t_up is None:
+        return Finding(None)
+    by_client: dict[int, list[Event]] = {}
+    for e in v.of("storm.handshake", after=s.t_fault) + v.of("storm.http_failed", after=s.t_fault) \
+            + v.of("storm.connect", after=s.t_fault):
+        by_client.setdefault(e.data.get("i"), []).append(e)
+    held = []
+    for es in by_client.values():
+        es.sort(key=lambda e: e.t)
+        for k, e in enumerate(es):
+            if e.kind == "storm.handshake" and e.t < s.t_up:
+                outcome = next((x for x in es[k + 1:] if x.kind != "storm.handshake"), None)
+                if outcome is not None and outcome.kind == "storm.connect":
+                    held.append(e)
+    held.sort(key=lambda e: e.t)
+    return Finding(len(held), held[:3])
+
+
 @metric("storm_peak_reconnects_per_s", "storm: the most clients that became connected within one second (from the samples)")
 def storm_peak_reconnects_per_s(v: CellView) -> Finding:
     s = storm_of(v)
