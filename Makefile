@@ -26,7 +26,7 @@ system-deps:
 
 $(BIN)/siolab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[dev]"
 	@touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json

