@@ -124,8 +124,11 @@ def test_junit_has_one_case_per_cell_and_expectation_and_failures_say_measured_v
     scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
     scenario["expect"].append({"where": {"transport": "polling", "fault": "rst-after-listen"},
                                "that": {"stale_sid_400": ">= 99"}, "why": "planted to fail"})
+    # Record for the first claim a verdict other than the one this run measured.
     flipped = scenario["claims"][0]
-    flipped["verdict"] = "supported" if flipped["verdict"] != "supported" else "refuted"
+    measured = next(c["verdict"] for c in json.loads((run_dir / "report.json").read_text())["claims"]
+                    if c["id"] == flipped["id"])
+    flipped["verdict"] = "supported" if measured != "supported" else "refuted"
     (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
     report = build(run_dir)
     root = ET.parse(run_dir / "report.junit.xml").getroot()
@@ -133,7 +136,7 @@ def test_junit_has_one_case_per_cell_and_expectation_and_failures_say_measured_v
     claim_cases = [v for v in report.claims if v.complete and v.claim.recorded]
     assert len(cases) == sum(len(c.checks) if c.judged else 1 for c in report.cells) + len(claim_cases)
     changed = [f for f in root.findall(".//testcase/failure") if f.get("type") == "verdict"]
-    assert [f.get("message").split(":")[0] for f in changed] == [f"claim {flipped['id']}"]
+    assert f"claim {flipped['id']}" in [f.get("message").split(":")[0] for f in changed]
     assert not report.ok
     failures = root.findall(".//testcase/failure")
     planted = [c for c in report.cells if c.cell.params.get("transport") == "polling"
