@@ -360,3 +360,9 @@ def test_client_setup_causes_from_the_network_alone():
                       (0.1, "ws.error", {"url": "ws://127.0.0.1:5/socket.io/?EIO=4&transport=websocket&sid=x",
                                          "error": "Error during WebSocket handshake: Unexpected response code: 400"})])
     assert dropped["websocket-blocked"] == ("proxy-drops-upgrade",) and "wrong-path" not in dropped
+
+
+def test_a_websocket_timing_out_on_the_usual_path_is_not_a_wrong_path():
+    found = _found([(0.1, "ws.error", {"url": "ws://127.0.0.1:5/socket.io/?EIO=4&transport=websocket",
+                                       "error": "Connection closed before receiving a handshake response"})])
+    assert "wrong-path" not in found and found["websocket-blocked"] == ("proxy-drops-upgrade",)

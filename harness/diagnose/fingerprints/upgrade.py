@@ -13,7 +13,8 @@ def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
     errors = " ".join(str(e.data.get("error")) for e in failed)
     if any("EIO=3" in u for u in urls):
         return ("protocol-mismatch",)
-    if "response code: 404" in errors or "before receiving a handshake response" in errors:
+    if "response code: 404" in errors or ("before receiving a handshake response" in errors
+                                          and any("/socket.io/" not in u for u in urls)):
         return ("wrong-path",)            # nothing serves Engine.IO on that path
     pages = {_origin(str(e.data.get("url"))) for e in view.client_events if e.kind == "http.request" and e.data.get("document")}
     if pages and any(_origin(u) not in pages for u in urls):

@@ -10,18 +10,32 @@ from .view import CaptureView
 
 # The servers' refusal of an unknown namespace: Node's {"message":"Invalid namespace"}, python-socketio's bare string.
 UNKNOWN_NAMESPACE = ("Invalid namespace", '"Unable to connect"')
-UNTAKEN_WEBSOCKET = ("response code: 404", "before receiving a handshake response")
+DEFAULT_PATH = "/socket.io/"
 
 
 def _is_eio(e) -> bool:
     return "EIO=" in str(e.data.get("url"))
 
 
+def _not_served(e, served: set[str]) -> bool:
+    """A 404, or a WebSocket on a path where nothing answered at all: no server took the upgrade
+    (a WebSocket that times out on the usual path is a network matter, not a path)."""
+    if e.kind == "http.response":
+        return e.data.get("status") == 404
+    if e.kind != "ws.error":
+        return False
+    error, path = str(e.data.get("error")), urlsplit(str(e.data.get("url"))).path
+    return "response code: 404" in error or ("before receiving a handshake response" in error
+                                             and path != DEFAULT_PATH and path not in served)
+
+
 @fingerprint("wrong-path", "The client's Socket.IO path or namespace is not one the server serves", "wrong-path")
 def wrong_path(view: CaptureView, cause: Cause) -> Result:
     eio = [e for e in view.client_events if _is_eio(e)]
-    not_found = [e for e in eio if (e.kind == "http.response" and e.data.get("status") == 404)
-                 or (e.kind == "ws.error" and any(m in str(e.data.get("error")) for m in UNTAKEN_WEBSOCKET))]
+    served = {urlsplit(str(e.data.get("url"))).path for e in eio
+              if (e.kind == "http.response" and 200 <= (e.data.get("status") or 0) < 300)
+              or (e.kind == "ws.frame" and e.data.get("dir") == "received")}
+    not_found = [e for e in eio if _not_served(e, served)]
     if not_found:
         path = urlsplit(str(not_found[0].data.get("url"))).path
         return Result(cause, LIKELY, f"{len(not_found)} Engine.IO requests to {path} found nothing there "
