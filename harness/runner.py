@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlencode
 
+from .cell_clients import cell_client
 from .clients import probe
 from .components import MissingComponent, describe_missing, missing
 from .faults.registry import build_fault
@@ -34,7 +34,6 @@ from .versions import versions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS_DIR = REPO_ROOT / "reports" / "runs"
-LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
 
 
 # Set on Ctrl-C while cells run in worker threads: each stops at its next step or wait.
@@ -71,123 +70,6 @@ def server_settings(scenario: Scenario) -> ServerSettings:
     return ServerSettings(**scenario.settings)
 
 
-class _Client:
-    """The cell's client, browser or Python, behind what steps do with it."""
-
-    target = None    # the reference app and its layout page, unless the run names yours (harness/targets.py)
-
-    def __init__(self, scenario: Scenario, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
-                 browser, settings: ServerSettings, stack: ExitStack, target=None):
-        self.cell, self.topology, self.timeline = cell, topology, timeline
-        self.target = target          # None: the reference app and its layout page
-        self.profile = scenario.client_profile(cell)
-        self.kind = self.profile["kind"]
-        self.src = "browser" if self.kind == "browser" else "pyclient"
-        self.transport = cell.params.get("transport", "default")
-        if self.kind == "browser":
-            if browser is None:
-                raise RuntimeError("browser cell without a browser driver")
-            self.page = stack.enter_context(browser.new_cell(
-                timeline, cell_dir, base_url=topology.base_url,
-                page_options=_page_options(target, self.transport, settings)))
-        elif self.kind == "storm":
-            from .clients.storm import StormDriver
-
-            self.storm = StormDriver(timeline, topology.base_url, clients=int(self.profile["clients"]),
-                                     transports=self.profile["transports"], namespace=self.profile["namespace"],
-                                     reconnection_delay=settings.reconnection_delay_ms / 1000,
-                                     randomization_factor=float(self.profile["randomization_factor"]))
-            stack.callback(self.storm.close)
-        else:
-            from .clients.pyclient import PythonClient
-
-            transports = self.profile["transports"] or {"polling": ["polling"], "websocket": ["websocket"]}.get(self.transport)
-            self.py = PythonClient(timeline, topology.base_url, transports=transports,
-                                   headers=self._python_headers(), namespace=self.profile["namespace"],
-                                   max_emit_bytes=self.profile["max_emit_bytes"],
-                                   socketio_path=self.profile["sio_path"] or "socket.io",
-                                   reconnection_delay=settings.reconnection_delay_ms / 1000)
-            stack.callback(self.py.close)
-
-    def _python_headers(self):
-        """The login cookie, passed as the profile says: a dict, a callable, or not at all."""
-        if not self.profile["login"] or self.profile["headers"] == "none":
-            return None
-        if self.target is not None and not self.target.is_reference:
-            return None   # the reference app's /login; your app's login is the browser hook's
-        import requests
-
-        jar = requests.Session()
-        jar.get(f"{self.topology.base_url}/login", params=LOGIN_QUERY, timeout=5, allow_redirects=False)
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar.cookies)
-        if self.profile["headers"] == "callable":
-            return lambda: {"Cookie": cookie}
-        return {"Cookie": cookie}
-
-    def page_path(self, path: str | None = None) -> str:
-        if path is None and self.target is not None and not self.target.is_reference and not self.target.page:
-            from .clients.page_instrument import REFERENCE_PAGE
-
-            path = REFERENCE_PAGE
-        if path is None and self.target is not None and self.target.page:
-            from .clients.page_instrument import page_url_path
-
-            path = page_url_path(self.target.page)
-        path = path or self.profile["path"]
-        variant = self.cell.params.get("singleton", "naive")
-        sep = "&" if "?" in path else "?"
-        query = f"singleton={variant}&transport={self.transport}"
-        if self.profile["namespace"] != "/":
-            query += f"&ns={self.profile['namespace']}"
-        if self.profile["build"] != "v4":
-            query += f"&client={self.profile['build']}"
-        if self.profile["socket_host"]:
-            query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
-        if self.profile["sio_path"]:
-            query += f"&path={self.profile['sio_path']}"
-        return f"{self._page_origin()}{path}{sep}{query}"
-
-    def _page_origin(self) -> str:
-        """'' (the topology's own origin), or another origin of the same server (`page_host`)."""
-        host = self.profile["page_host"]
-        return f"http://{host}:{self.topology.port}" if host else ""
-
-    def open(self) -> None:
-        if self.kind == "browser":
-            if self.target is not None and self.target.hook_fn is not None:
-                self.page.run_hook(self.target.hook_fn)
-            elif self.profile["login"] and (self.target is None or self.target.is_reference):
-                self.page.goto(f"{self._page_origin()}/login?{urlencode(LOGIN_QUERY)}")
-            self.page.goto(self.page_path())
-        elif self.kind == "storm":
-            self.storm.start()
-        else:
-            self.py.connect()
-
-    def browser_step(self, action: str, value: str) -> None:
-        if self.kind != "browser":
-            return
-        if action == "goto":
-            self.page.goto(self.page_path(value))
-        elif action == "click":
-            self.page.click(value)
-        elif action == "eval":
-            result = self.page.evaluate(value)
-            self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
-
-    def python_step(self, action: str, value) -> None:
-        if self.kind != "python":
-            return
-        self.timeline.record("harness", "client.action", {"action": action, "args": {k: v for k, v in value.items()} if isinstance(value, dict) else value})
-        if action == "emit":
-            data = value.get("data")
-            if "bytes" in value:
-                data = "x" * int(value["bytes"])
-            self.py.emit(value["event"], data)
-        elif action == "disconnect":
-            self.py.close()
-
-
 def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSettings, stack: ExitStack,
                      transport: str) -> None:
     """A bystander client on each app instance, straight to its port: src `witness`, labelled with the instance."""
@@ -219,19 +101,6 @@ def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float
     return False
 
 
-def _page_options(target, transport: str, settings: ServerSettings) -> dict[str, Any] | None:
-    """What the browser adds for a page that is not the reference one: the io() wrapper that
-    reports the socket's events (and applies the cell's transport), and the page file to serve."""
-    if target is None or target.is_reference and not target.page:
-        return None
-    if target.serves_reference_page:
-        return {"reference_page": {"reconnection_delay_ms": settings.reconnection_delay_ms}}
-    from .targets import page_file
-
-    return {"instrument": True, "transports": {"polling": ["polling"], "websocket": ["websocket"]}.get(transport),
-            "page_file": page_file(target)}
-
-
 def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target=None) -> CellRun:
     cell_dir = run_dir / "cells" / cell.id
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -261,7 +130,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target
             if topology.proxy is not None:
                 stack.callback(topology.proxy.close)
             mark = time.monotonic()
-            client = _Client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack, target)
+            client = cell_client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack, target)
             topology.clients.append(client)
             result.phases["client start"] = time.monotonic() - mark
             t_fault = None

@@ -35,7 +35,7 @@ _cache: dict[str, object] = {}
 @contextlib.contextmanager
 def planted_secrets():
     """The login URL carries a token and a ticket; SIOLAB_REDACT names the ticket."""
-    import harness.runner as runner
+    import harness.cell_clients as runner
 
     old_query, old_env = runner.LOGIN_QUERY, os.environ.get("SIOLAB_REDACT")
     runner.LOGIN_QUERY = {"user": LOGIN_USER, REDACT_ENV: PLANTED_TICKET, "token": PLANTED_TOKEN}

@@ -114,7 +114,7 @@ PROFILES = textwrap.dedent("""\
 
 def test_client_profiles_pick_build_origin_and_path(tmp_path):
     from harness.modes.base import ServerSettings
-    from harness.runner import _Client
+    from harness.cell_clients import BrowserClient
 
     s = load(write(tmp_path, PROFILES))
     cell = s.cells[0]
@@ -124,8 +124,8 @@ def test_client_profiles_pick_build_origin_and_path(tmp_path):
         ("v2", "localhost", "127.0.0.1", "/ws")
     assert s.client_profile(s.cells[1])["build"] == "v4"          # the default for every profile
     # The page URL the runner opens: another origin of the same server, the 2.x build, a socket URL and path.
-    client = object.__new__(_Client)
-    client.cell, client.profile, client.transport = cell, profile, "default"
+    client = object.__new__(BrowserClient)     # the page URL alone: no browser behind it
+    client.cell, client.profile, client.transport, client.target = cell, profile, "default", None
     client.topology = type("T", (), {"port": 5000})()
     assert client.page_path() == ("http://localhost:5000/?singleton=naive&transport=default&client=v2"
                                   "&url=http://127.0.0.1:5000&path=/ws")

@@ -1,0 +1,187 @@
+"""The cell's client, one adapter per client kind (browser, python, storm), behind what steps do.
+
+Steps and faults call `open`, `browser_step` and `python_step` on whatever client the cell
+has; a kind ignores the steps of another kind (a `python: emit` step does nothing in a browser
+cell), so one scenario can drive a matrix of client kinds with one list of steps.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from .modes.base import ServerSettings
+from .scenario import Cell, Scenario
+from .timeline import Timeline
+from .topology import Topology
+
+LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
+TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"]}   # "default": polling, then the upgrade
+
+
+class CellClient:
+    """What every kind shares: the cell, its client profile, its transport, and the target app."""
+
+    src = "pyclient"     # the timeline source its events carry (what `wait_for` looks for)
+
+    def __init__(self, cell: Cell, profile: dict[str, Any], topology: Topology, timeline: Timeline,
+                 settings: ServerSettings, target=None):
+        self.cell, self.profile, self.topology, self.timeline = cell, profile, topology, timeline
+        self.settings = settings
+        self.target = target          # None: the reference app and its layout page (harness/targets.py)
+        self.transport = cell.params.get("transport", "default")
+
+    @property
+    def on_reference_app(self) -> bool:
+        return self.target is None or self.target.is_reference
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def browser_step(self, action: str, value: str) -> None:
+        """`browser:` steps (goto, click, eval): only a browser acts on them."""
+
+    def python_step(self, action: str, value) -> None:
+        """`python:` steps (emit, disconnect): only a Python client acts on them."""
+
+
+class BrowserClient(CellClient):
+    src = "browser"
+
+    def __init__(self, *args, browser, cell_dir: Path, stack: ExitStack, **kwargs):
+        super().__init__(*args, **kwargs)
+        if browser is None:
+            raise RuntimeError("browser cell without a browser driver")
+        self.page = stack.enter_context(browser.new_cell(
+            self.timeline, cell_dir, base_url=self.topology.base_url, page_options=self._page_options()))
+
+    def _page_options(self) -> dict[str, Any] | None:
+        """What the browser adds for a page that is not the reference one: the io() wrapper that
+        reports the socket's events (and applies the cell's transport), and the page file to serve."""
+        target = self.target
+        if target is None or target.is_reference and not target.page:
+            return None
+        if target.serves_reference_page:
+            return {"reference_page": {"reconnection_delay_ms": self.settings.reconnection_delay_ms}}
+        from .targets import page_file
+
+        return {"instrument": True, "transports": TRANSPORTS.get(self.transport), "page_file": page_file(target)}
+
+    def page_path(self, path: str | None = None) -> str:
+        target = self.target
+        if path is None and target is not None and not target.is_reference and not target.page:
+            from .clients.page_instrument import REFERENCE_PAGE
+
+            path = REFERENCE_PAGE
+        if path is None and target is not None and target.page:
+            from .clients.page_instrument import page_url_path
+
+            path = page_url_path(target.page)
+        path = path or self.profile["path"]
+        variant = self.cell.params.get("singleton", "naive")
+        sep = "&" if "?" in path else "?"
+        query = f"singleton={variant}&transport={self.transport}"
+        if self.profile["namespace"] != "/":
+            query += f"&ns={self.profile['namespace']}"
+        if self.profile["build"] != "v4":
+            query += f"&client={self.profile['build']}"
+        if self.profile["socket_host"]:
+            query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
+        if self.profile["sio_path"]:
+            query += f"&path={self.profile['sio_path']}"
+        return f"{self._page_origin()}{path}{sep}{query}"
+
+    def _page_origin(self) -> str:
+        """'' (the topology's own origin), or another origin of the same server (`page_host`)."""
+        host = self.profile["page_host"]
+        return f"http://{host}:{self.topology.port}" if host else ""
+
+    def open(self) -> None:
+        if self.target is not None and self.target.hook_fn is not None:
+            self.page.run_hook(self.target.hook_fn)
+        elif self.profile["login"] and self.on_reference_app:
+            self.page.goto(f"{self._page_origin()}/login?{urlencode(LOGIN_QUERY)}")
+        self.page.goto(self.page_path())
+
+    def browser_step(self, action: str, value: str) -> None:
+        if action == "goto":
+            self.page.goto(self.page_path(value))
+        elif action == "click":
+            self.page.click(value)
+        elif action == "eval":
+            result = self.page.evaluate(value)
+            self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
+
+
+class PythonClient(CellClient):
+    def __init__(self, *args, stack: ExitStack, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .clients.pyclient import PythonClient as Driver
+
+        self.py = Driver(self.timeline, self.topology.base_url,
+                         transports=self.profile["transports"] or TRANSPORTS.get(self.transport),
+                         headers=self._headers(), namespace=self.profile["namespace"],
+                         max_emit_bytes=self.profile["max_emit_bytes"],
+                         socketio_path=self.profile["sio_path"] or "socket.io",
+                         reconnection_delay=self.settings.reconnection_delay_ms / 1000)
+        stack.callback(self.py.close)
+
+    def _headers(self):
+        """The login cookie, passed as the profile says: a dict, a callable, or not at all."""
+        if not self.profile["login"] or self.profile["headers"] == "none":
+            return None
+        if not self.on_reference_app:
+            return None   # the reference app's /login; your app's login is the browser hook's
+        import requests
+
+        jar = requests.Session()
+        jar.get(f"{self.topology.base_url}/login", params=LOGIN_QUERY, timeout=5, allow_redirects=False)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar.cookies)
+        if self.profile["headers"] == "callable":
+            return lambda: {"Cookie": cookie}
+        return {"Cookie": cookie}
+
+    def open(self) -> None:
+        self.py.connect()
+
+    def python_step(self, action: str, value) -> None:
+        args = dict(value) if isinstance(value, dict) else value
+        self.timeline.record("harness", "client.action", {"action": action, "args": args})
+        if action == "emit":
+            data = value.get("data")
+            if "bytes" in value:
+                data = "x" * int(value["bytes"])
+            self.py.emit(value["event"], data)
+        elif action == "disconnect":
+            self.py.close()
+
+
+class StormClient(CellClient):
+    """N python-socketio clients on one loop (harness/clients/storm.py)."""
+
+    def __init__(self, *args, stack: ExitStack, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .clients.storm import StormDriver
+
+        self.storm = StormDriver(self.timeline, self.topology.base_url, clients=int(self.profile["clients"]),
+                                 transports=self.profile["transports"], namespace=self.profile["namespace"],
+                                 reconnection_delay=self.settings.reconnection_delay_ms / 1000,
+                                 randomization_factor=float(self.profile["randomization_factor"]))
+        stack.callback(self.storm.close)
+
+    def open(self) -> None:
+        self.storm.start()
+
+
+def cell_client(scenario: Scenario, cell: Cell, topology: Topology, timeline: Timeline, cell_dir: Path,
+                browser, settings: ServerSettings, stack: ExitStack, target=None) -> CellClient:
+    """The client the cell's profile names, started and registered for teardown on `stack`."""
+    profile = scenario.client_profile(cell)
+    common = (cell, profile, topology, timeline, settings)
+    kind = profile["kind"]
+    if kind == "browser":
+        return BrowserClient(*common, target=target, browser=browser, cell_dir=cell_dir, stack=stack)
+    if kind == "storm":
+        return StormClient(*common, target=target, stack=stack)
+    return PythonClient(*common, target=target, stack=stack)
