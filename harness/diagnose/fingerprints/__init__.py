@@ -65,6 +65,11 @@ def fingerprint(id: str, title: str, *scenarios: str):
     return register
 
 
+def replayable() -> set[str]:
+    """The catalogue scenarios some known cause names: what a diagnosis can point a capture to."""
+    return {s for cause, _ in FINGERPRINTS for s in cause.scenarios}
+
+
 def match_all(view: CaptureView) -> list[Result]:
     """Every fingerprint's result, the likely ones first."""
     results = []
@@ -78,5 +83,5 @@ def match_all(view: CaptureView) -> list[Result]:
 
 
 # Registration order is the order of equally likely causes in a diagnosis: the most specific first.
-from . import restart, reset, ping_timeout, refused, outage, sticky, handshake, payload, upgrade  # noqa: E402,F401,I001
+from . import restart, idle_timeout, reset, ping_timeout, refused, outage, sticky, handshake, payload, upgrade  # noqa: E402,F401,I001
 from . import wrong_path  # noqa: E402,F401

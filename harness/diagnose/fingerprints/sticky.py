@@ -1,12 +1,12 @@
 """Several server workers without sticky sessions: a live sid is answered `Invalid session`
-by the worker that did not issue it, while the same sid keeps working elsewhere."""
+by the worker that did not issue it, while the same sid keeps working elsewhere. Catalogue: several-workers."""
 from __future__ import annotations
 
 from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
 from .view import CaptureView, is_stale_answer
 
 
-@fingerprint("no-sticky-sessions", "Several workers behind a balancer without sticky sessions")
+@fingerprint("no-sticky-sessions", "Several workers behind a balancer without sticky sessions", "several-workers")
 def no_sticky(view: CaptureView, cause: Cause) -> Result:
     stale = [(s, out) for s in view.sessions for _, out in s.exchanges if out is not None and is_stale_answer(out)]
     if not stale:
