@@ -107,6 +107,17 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 '''
 
 
+CHAT_SERVER = '''
+"""An asyncio app: python-socketio's AsyncServer, attached to aiohttp by the lab in mode aiohttp."""
+import os
+
+import socketio
+
+sio = socketio.AsyncServer(async_mode="aiohttp", ping_interval=int(os.environ.get("SIOLAB_PING_INTERVAL", "25")),
+                           ping_timeout=int(os.environ.get("SIOLAB_PING_TIMEOUT", "20")))
+'''
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> Path:
     """The user's project, outside the repository."""
@@ -117,6 +128,7 @@ def shop(tmp_path_factory) -> Path:
     (root / "shop" / "app.py").write_text(SHOP_APP)
     (root / "hooks.py").write_text(SHOP_HOOKS)
     (root / "echo_server.py").write_text(ECHO_SERVER)
+    (root / "chat.py").write_text(CHAT_SERVER)
     return root
 
 
@@ -205,6 +217,22 @@ def test_reference_page_on_your_app_by_default(shop: Path, chromium, tmp_path: P
     pages = [e["data"]["url"] for e in timeline if e["kind"] == "http.request" and "/__siolab/layout" in e["data"]["url"]]
     assert pages and "singleton=naive" in pages[0]
     assert any(e["kind"] == "singleton.create" for e in timeline), "the reference page's own reports"
+
+
+def test_async_server_in_mode_aiohttp(shop: Path, chromium, tmp_path: Path):
+    # stale-sid-every-mode asks for every mode: only aiohttp can host an AsyncServer; the rest are said and left out.
+    out = tmp_path / "aiohttp"
+    done = siolab("run", "stale-sid-every-mode", "--app", "chat:sio", "--out", str(out), cwd=shop)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "left out: mode node runs the reference Node server" in done.stderr
+    assert "left out: mode gevent cannot host chat:sio (aiohttp-server); modes that can: aiohttp" in done.stderr
+    cells = cells_of(out)
+    assert list(cells) == ["aiohttp-browser-naive-polling-rst-after-listen"]
+    f = figures(cells["aiohttp-browser-naive-polling-rst-after-listen"])
+    assert f["stale_sid_400"] >= 1 and "Invalid session" in f["stale_sid_body"] and f["recovered"] is True
+    starts = [e for e in events(out, "aiohttp-browser-naive-polling-rst-after-listen") if e["kind"] == "proc.start"
+              and e["src"] == "server"]
+    assert starts[0]["data"]["argv"][2:5] == ["servers.user_app_runner", "aiohttp", "--app"]
 
 
 def test_cmd_target_with_python_clients(shop: Path, tmp_path: Path):

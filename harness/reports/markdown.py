@@ -146,6 +146,12 @@ def render(r: RunReport, story: rca_mod.Rca | None = None) -> str:
              f"Scenario `{s.name}` · run `{r.run_dir.name}` · {passed}/{len(r.cells)} cells met every expectation "
              f"· verdict: **{'PASS' if r.ok else 'FAIL'}** · also as [HTML](report.html), [JSON](report.json), "
              "[JUnit XML](report.junit.xml)", ""]
+    target = r.meta.get("target")
+    if target:   # harness/targets.py: the run was against an app of yours
+        what = f"`{target['app']}` ({target.get('app_kind')})" if target.get("app") else f"`{target.get('cmd')}`"
+        lines += [f"Against your app: {what}, page `{target.get('page') or 'the reference layout page'}`"
+                  f"{', set-up hook `' + target['hook'] + '`' if target.get('hook') else ''}; "
+                  "the claims' recorded verdicts are the reference app's.", ""]
     lines += _incident(r, story)
     lines += curve.markdown(r)
     lines += _timeline(story)
