@@ -70,14 +70,10 @@ class BrowserClient(CellClient):
 
     def page_path(self, path: str | None = None) -> str:
         target = self.target
-        if path is None and target is not None and not target.is_reference and not target.page:
-            from .clients.page_instrument import REFERENCE_PAGE
+        if path is None and target is not None:
+            from .targets import page_path
 
-            path = REFERENCE_PAGE
-        if path is None and target is not None and target.page:
-            from .clients.page_instrument import page_url_path
-
-            path = page_url_path(target.page)
+            path = page_path(target)
         path = path or self.profile["path"]
         variant = self.cell.params.get("singleton", "naive")
         sep = "&" if "?" in path else "?"

@@ -265,10 +265,20 @@ def resolve(*, app: str | None = None, cmd: str | None = None, app_path: str | P
 
 
 def page_file(target: Target) -> Path | None:
-    """The HTML file to serve as the page, when --page names a file rather than a path on the app."""
-    if not target.page or target.page.startswith("/"):
+    """The HTML file to put on the app's origin, when --page names an existing file rather than a path on the app."""
+    if not target.page:
         return None
     for candidate in ((target.app_path or Path.cwd()) / target.page, Path(target.page)):
         if candidate.is_file():
             return candidate.resolve()
     return None
+
+
+def page_path(target: Target) -> str | None:
+    """Where the browser cells go: the reference layout page on your app, your file's place, or your path."""
+    from .clients.page_instrument import PAGE_PREFIX, REFERENCE_PAGE
+
+    if target.serves_reference_page:
+        return REFERENCE_PAGE
+    found = page_file(target)
+    return PAGE_PREFIX + found.name if found else target.page

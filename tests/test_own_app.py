@@ -297,3 +297,13 @@ def test_two_scenarios_through_the_pytest_plugin(pytester: pytest.Pytester, shop
     pytester.makepyfile(test_shop_regressions=guide_block("python", "test_shop_regressions.py"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", timeout=RUN_TIMEOUT_S)
     result.assert_outcomes(passed=2)
+
+
+def test_where_the_browser_cells_go(shop: Path):
+    from harness.targets import Target, page_path
+
+    (shop / "page.html").write_text("<!doctype html><script src='https://cdn.socket.io/4.8.1/socket.io.min.js'></script>")
+    assert page_path(Target(app="shop.app:app", app_path=shop)) == "/__siolab/layout"      # the reference page on yours
+    assert page_path(Target(app="shop.app:app", app_path=shop, page="/")) == "/"            # your page
+    assert page_path(Target(app="shop.app:app", app_path=shop, page="page.html")) == "/__siolab/page/page.html"
+    assert page_path(Target(app="shop.app:app", app_path=shop, page=str(shop / "page.html"))) == "/__siolab/page/page.html"

@@ -114,11 +114,6 @@ def local_client_file(url: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def page_url_path(page: str) -> str:
-    """Where the browser goes for `--page`: the path itself, or the served file's path."""
-    return page if page.startswith("/") else PAGE_PREFIX + Path(page).name
-
-
 def render_reference_page(url: str, reconnection_delay_ms: int) -> str:
     """The reference app's layout page for this URL's query, rendered as the reference app does."""
     import sys
