@@ -89,3 +89,15 @@ def test_run_help_documents_every_knob():
     for knob in KNOBS:
         assert knob.flag in out.stdout
         assert f"[toml: {knob.name}; env: {knob.env}]" in out.stdout
+
+
+def test_config_named_by_flag_or_environment(tmp_path: Path):
+    other = tmp_path / "ci" / "lab.toml"
+    other.parent.mkdir()
+    other.write_text('app = "from_named:app"\n')
+    write(tmp_path, 'app = "from_cwd:app"\n')
+    assert resolve({}, config=str(other), env={}, cwd=tmp_path)["app"] == "from_named:app"
+    assert resolve({}, env={"SIOLAB_CONFIG": str(other)}, cwd=tmp_path)["app"] == "from_named:app"
+    assert resolve({}, env={}, cwd=tmp_path)["app"] == "from_cwd:app"
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        resolve({}, config=str(tmp_path / "nope.toml"), env={}, cwd=tmp_path)

@@ -207,7 +207,8 @@ def test_two_scenarios_two_modes_through_siolab_run(shop: Path, chromium, tmp_pa
 def test_reference_page_on_your_app_by_default(shop: Path, chromium, tmp_path: Path):
     # No --page: the reference layout page and its singleton variants, served on the shop's origin.
     out = tmp_path / "reference-page"
-    done = siolab("run", "middlebox-reset", "--app", "shop.app:app", "--hook", "hooks:login", "--mode", "reloader",
+    # The hook as a script path this time (file.py:function).
+    done = siolab("run", "middlebox-reset", "--app", "shop.app:app", "--hook", "hooks.py:login", "--mode", "reloader",
                   "--client", "browser", "--transport", "default", "--out", str(out), cwd=shop)
     assert done.returncode == 0, done.stdout + done.stderr
     cells = cells_of(out)
