@@ -308,3 +308,20 @@ def test_where_the_browser_cells_go(shop: Path):
     assert page_path(Target(app="shop.app:app", app_path=shop, page="/")) == "/"            # your page
     assert page_path(Target(app="shop.app:app", app_path=shop, page="page.html")) == "/__siolab/page/page.html"
     assert page_path(Target(app="shop.app:app", app_path=shop, page=str(shop / "page.html"))) == "/__siolab/page/page.html"
+
+
+def test_an_app_on_another_async_mode_stops_at_start_saying_why(shop: Path, tmp_path: Path):
+    pinned = shop / "pinned"
+    pinned.mkdir(exist_ok=True)
+    (pinned / "__init__.py").write_text("")
+    (pinned / "app.py").write_text(SHOP_APP.replace('async_mode=os.environ.get("SIOLAB_ASYNC_MODE", "threading")',
+                                                    'async_mode="threading"'))
+    out = tmp_path / "pinned"
+    done = siolab("run", "middlebox-reset", "--app", "pinned.app:app", "--mode", "gevent", "--client", "python",
+                  "--transport", "polling", "--out", str(out), cwd=shop)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "start failure: server-gevent exited with code 3" in done.stdout
+    cause = figures(cells_of(out)["gevent-python-polling-reset"])["start_failure_cause"]
+    assert cause == ("siolab: bad setting SIOLAB_ASYNC_MODE: this mode serves async_mode 'gevent', but pinned.app:app's "
+                     "Socket.IO server runs 'threading'; pass async_mode explicitly (e.g. async_mode=os.environ.get("
+                     "'SIOLAB_ASYNC_MODE', 'threading')) or run only the modes that fit")
