@@ -147,8 +147,11 @@ def test_records_handshake_connect_upgrade_console_and_artifacts(cell: BrowserCe
     cell.wait_for_function("window.appSocket && window.appSocket.connected "
                            "&& window.appSocket.io.engine.transport.name === 'websocket'", timeout_s=10)
     cell.click("#hello")
-    cell.wait_for_function("true", timeout_s=1)  # a round trip through the page
-    time.sleep(0.3)  # the echo frame
+    # The server's echo of the page's message, as a received WebSocket frame (a loaded machine may take a while).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            e.data["dir"] == "received" and "back to from the page" in e.data["payload"] for e in _events(timeline, "ws.frame")):
+        time.sleep(0.05)
 
     requests = _events(timeline, "http.request")
     handshake = next(e for e in requests if "/socket.io/" in e.data["path"] and "sid" not in e.data)
