@@ -38,6 +38,14 @@ def console_errors_socket(v: CellView) -> Finding:
     return Finding(len(es), es[:5])
 
 
+@metric("console_problems_socket", "console errors and warnings of the page that come from Socket.IO (Chromium "
+        "logs a WebSocket closed before it opened as a warning, a refused request as an error)")
+def console_problems_socket(v: CellView) -> Finding:
+    es = [e for e in v.of("console", src="browser") if e.data.get("level") in ("error", "warning")
+          and not str(e.data.get("url", "")).startswith("siolab:") and _from_socket(e)]
+    return Finding(len(es), es[:5])
+
+
 @metric("events_after_fault", "events the server sent to the client after the fault (e.g. the echo of its own message)")
 def events_after_fault(v: CellView) -> Finding:
     if v.t_fault is None:
