@@ -2,7 +2,7 @@
 
     create_app(settings) -> (Flask app, SocketIO)
 
-- `/` accepts every Socket.IO client and greets it with `hello` {"user": name or null}.
+- `/` accepts every Socket.IO client and greets it with `hello` {"user": name or null, "boot": the process}.
 - `/chat` refuses a client without `session["user"]` (the incident's connect handler
   returning False: a CONNECT_ERROR packet, not an HTTP error).
 - A `broadcast` event goes back to every client of `/` (of every instance, with a message queue).
