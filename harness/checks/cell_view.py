@@ -73,6 +73,15 @@ class CellView:
     def outcome(self, request: Event) -> Event | None:
         return self.outcomes.get(request.data.get("id"))
 
+    def answered(self, requests: list[Event], status: int) -> list[tuple[Event, Event]]:
+        """(request, response) for each of `requests` that was answered with `status`."""
+        pairs = []
+        for req in requests:
+            out = self.outcome(req)
+            if out is not None and out.kind == "http.response" and out.data.get("status") == status:
+                pairs.append((req, out))
+        return pairs
+
     @cached_property
     def down_windows(self) -> list[tuple[float, float]]:
         """Intervals during which the server was known not to answer (server.down → server.up)."""

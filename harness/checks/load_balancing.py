@@ -17,12 +17,7 @@ def _sid_polls(v: CellView):
 
 
 def _answered_400(v: CellView):
-    out = []
-    for req in _sid_polls(v):
-        res = v.outcome(req)
-        if res is not None and res.kind == "http.response" and res.data.get("status") == 400:
-            out.append((req, res))
-    return out
+    return v.answered(_sid_polls(v), 400)
 
 
 @metric("polling_requests", "the client's polling requests carrying a sid (the denominator of polling_400_share)")

@@ -21,12 +21,7 @@ def _old_sid_requests(v: CellView):
 
 
 def _old_sid_400s(v: CellView):
-    pairs = []
-    for req in _old_sid_requests(v):
-        out = v.outcome(req)
-        if out is not None and out.kind == "http.response" and out.data.get("status") == 400:
-            pairs.append((req, out))
-    return pairs
+    return v.answered(_old_sid_requests(v), 400)
 
 
 @metric("old_sid", "the Engine.IO sid the client held when the fault began")
