@@ -65,6 +65,13 @@ def fingerprint(id: str, title: str, *scenarios: str):
     return register
 
 
+def nothing_lost(view: CaptureView, cause: Cause, detail: str = "") -> Result:
+    """The verdict of a fingerprint about a lost session when no session was lost (or there was none)."""
+    if view.sessions:
+        return Result(cause, RULED_OUT, "no session was lost" + (f": {detail}" if detail else ""))
+    return Result(cause, NO_EVIDENCE, "the capture holds no Socket.IO session")
+
+
 def replayable() -> set[str]:
     """The catalogue scenarios some known cause names: what a diagnosis can point a capture to."""
     return {s for cause, _ in FINGERPRINTS for s in cause.scenarios}

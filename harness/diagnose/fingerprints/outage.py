@@ -4,7 +4,7 @@ and for how long, depends on the client's reconnection (the singleton variants).
 singleton-outage."""
 from __future__ import annotations
 
-from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
+from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint, nothing_lost
 from .evidence import lost_session, mode_from_server
 from .view import CaptureView, is_aborted
 
@@ -33,9 +33,7 @@ def _failed_handshakes(view: CaptureView, after: float, epoch: int):
 def server_outage(view: CaptureView, cause: Cause) -> Result:
     lost = lost_session(view)
     if lost is None:
-        if view.sessions:
-            return Result(cause, RULED_OUT, "no session was lost")
-        return Result(cause, NO_EVIDENCE, "the capture holds no Socket.IO session")
+        return nothing_lost(view, cause)
     f, _ = lost
     failed, answered = _failed_handshakes(view, f.t - 0.01, f.session.epoch)
     replay = {"client": "browser", "transport": "polling" if f.session.transport == "polling" else "default"}

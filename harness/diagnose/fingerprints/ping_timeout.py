@@ -2,7 +2,7 @@
 silent network): the client gives up on the session by ping timeout. Catalogue: server-stall."""
 from __future__ import annotations
 
-from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
+from . import LIKELY, RULED_OUT, Cause, Result, fingerprint, nothing_lost
 from .evidence import lost_session, mode_from_server, silence, silent_too_long
 from .view import CaptureView
 
@@ -12,9 +12,7 @@ from .view import CaptureView
 def ping_timeout(view: CaptureView, cause: Cause) -> Result:
     lost = lost_session(view)
     if lost is None:
-        if view.sessions:
-            return Result(cause, RULED_OUT, "no session was lost")
-        return Result(cause, NO_EVIDENCE, "the capture holds no Socket.IO session")
+        return nothing_lost(view, cause)
     f, _ = lost
     # The open poll of a healthy session may wait pingInterval for its answer; a silence is measured from the
     # last answer to the moment the session ended.

@@ -3,7 +3,7 @@ running: the session fails with a reset, no `Invalid session`, and the next sid 
 the same server's sequence. Catalogue: middlebox-reset."""
 from __future__ import annotations
 
-from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
+from . import LIKELY, POSSIBLE, RULED_OUT, Cause, Result, fingerprint, nothing_lost
 from .evidence import RESET_ERRORS, lost_session, mode_from_server, sid_sequence, silence, silent_too_long
 from .view import CaptureView, is_stale_answer
 
@@ -12,9 +12,7 @@ from .view import CaptureView, is_stale_answer
 def connection_reset(view: CaptureView, cause: Cause) -> Result:
     lost = lost_session(view)
     if lost is None:
-        if view.sessions:
-            return Result(cause, RULED_OUT, "no session was lost: no connection was reset under an open session")
-        return Result(cause, NO_EVIDENCE, "the capture holds no Socket.IO session")
+        return nothing_lost(view, cause, "no connection was reset under an open session")
     f, later = lost
     stale = [out for _, out in f.session.exchanges if out is not None and is_stale_answer(out)]
     sequence = sid_sequence(view, f.session, later)
