@@ -69,6 +69,9 @@ class BrowserClient(CellClient):
         return {"instrument": True, "transports": TRANSPORTS.get(self.transport), "page_file": page_file(target)}
 
     def page_path(self, path: str | None = None) -> str:
+        return f"{self._page_origin()}{self._path_and_query(path)}"
+
+    def _path_and_query(self, path: str | None = None) -> str:
         target = self.target
         if path is None and target is not None:
             from .targets import page_path
@@ -86,7 +89,7 @@ class BrowserClient(CellClient):
             query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
         if self.profile["sio_path"]:
             query += f"&path={self.profile['sio_path']}"
-        return f"{self._page_origin()}{path}{sep}{query}"
+        return f"{path}{sep}{query}"
 
     def _page_origin(self) -> str:
         """'' (the topology's own origin), or another origin of the same server (`page_host`)."""
@@ -97,7 +100,11 @@ class BrowserClient(CellClient):
         if self.target is not None and self.target.hook_fn is not None:
             self.page.run_hook(self.target.hook_fn)
         elif self.profile["login"] and self.on_reference_app:
-            self.page.goto(f"{self._page_origin()}/login?{urlencode(LOGIN_QUERY)}")
+            # One navigation, as a user's: the login answers with a redirect to the cell's page.
+            # (Logging in on the app's front page first would open a socket there, then lose it.)
+            query = urlencode({**LOGIN_QUERY, "next": self._path_and_query()})
+            self.page.goto(f"{self._page_origin()}/login?{query}")
+            return
         self.page.goto(self.page_path())
 
     def browser_step(self, action: str, value: str) -> None:

@@ -145,8 +145,11 @@ def print_summary(r: report_mod.RunReport) -> None:
             status = "ERROR  " + c.error.splitlines()[0][:100]
         else:
             failed = [x for x in c.checks if not x.ok]
+            unmet = list(dict.fromkeys(x.premise_failed for x in c.checks if x.premise_failed))
             status = "ok" if not failed else "FAIL   " + "; ".join(
                 f"{x.metric} {x.condition} (got {report_mod._fmt(x.value)})" for x in failed)
+            if unmet:
+                status += "   (not judged where its premise did not hold: " + "; ".join(unmet) + ")"
         print(f"  {c.cell.id:<{width}}  {status}")
     for v in r.claims:
         note = against_record(v)

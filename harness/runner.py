@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .cell_clients import cell_client
+from .checks.milestones import Progress, reached
 from .clients import probe
 from .components import MissingComponent, describe_missing, missing
 from .faults.registry import build_fault
 from .redaction import redact_text
 from .modes.base import ServerSettings
 from .scenario import Cell, Scenario
-from .supervisor import StartupError, Supervisor
+from .supervisor import INTERRUPTED, StartupError, Supervisor
 from .timeline import Timeline
 from .topology import HOST, Topology, bring_up
 from .versions import versions
@@ -36,8 +37,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS_DIR = REPO_ROOT / "reports" / "runs"
 
 
-# Set on Ctrl-C while cells run in worker threads: each stops at its next step or wait.
-ABORT = threading.Event()
+# Set on Ctrl-C (and SIGTERM) and never cleared: each cell stops at its next step or wait, and
+# no new cell starts, even when the KeyboardInterrupt itself was swallowed somewhere in a cell.
+ABORT = INTERRUPTED
 
 
 def _pause(seconds: float) -> None:
@@ -83,14 +85,22 @@ def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSet
         witness.connect()
 
 
-def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None) -> bool:
+def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None, cell: Cell) -> bool:
+    """Until the event (or the milestone, `until:`) is recorded, or `timeout` runs out (False)."""
+    deadline = time.monotonic() + float(args.get("timeout", 10))
+    if "until" in args:
+        progress = Progress(transport=cell.params.get("transport", "default"), t_fault=t_fault)
+        while time.monotonic() < deadline:
+            if reached(args["until"], timeline.events, progress):
+                return True
+            _pause(0.025)
+        return False
     kind = args["event"]
     src = args.get("src", src)
     after = t_fault if args.get("after") == "fault" and t_fault is not None else 0.0
     old_sids = set()
     if args.get("new_sid"):
         old_sids = {e.data.get("eio_sid") for e in timeline.events if e.kind == "sio.connect" and e.t < after}
-    deadline = time.monotonic() + float(args.get("timeout", 10))
     seen = 0
     while time.monotonic() < deadline:
         new, seen = timeline.since(seen)
@@ -145,7 +155,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target
                 elif kind == "sleep":
                     _pause(float(args))
                 elif kind == "wait_for":
-                    if not _wait_for(timeline, client.src, args, t_fault):
+                    if not _wait_for(timeline, client.src, args, t_fault, cell):
                         timeline.record("harness", "step.timeout", {"step": kind, "args": args})
                 elif kind == "fault" and fault is not None:
                     t_fault = timeline.now()
@@ -246,6 +256,8 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
         done = 0
 
         def one(p: Planned, cell: Cell) -> tuple[Planned, CellRun]:
+            if ABORT.is_set():
+                raise KeyboardInterrupt("run aborted")
             if jobs == 1:
                 progress(f"[{done + 1:>{width}}/{len(work)}] {p.scenario.name} {cell.id} …")
             return p, run_cell(p.scenario, cell, p.run_dir, browser, target)
@@ -261,6 +273,8 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
         if jobs == 1:
             for p, cell in work:
                 finished(*one(p, cell))
+                if ABORT.is_set():    # the interrupt came while the cell was closing, and was lost there
+                    raise KeyboardInterrupt("run aborted")
         else:
             # Worker threads live until every cell is done: the children's PDEATHSIG follows
             # the thread that started them.

@@ -84,6 +84,9 @@ class Expectation:
     that: dict[str, Any]          # metric -> condition (raw, as written)
     line: int
     why: str = ""
+    # The premise: what must have been true in a cell for it to be judged at all (the session
+    # alive at the fault, the transport really in use); a cell where it failed is not judged.
+    given: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Claim:
     refuted_if: dict[str, Any]
     line: int
     recorded: str | None = None     # the verdict the lab found and the file records; None: not yet recorded
+    given: dict[str, Any] = field(default_factory=dict)   # the premise; a cell where it failed is no evidence
 
 
 @dataclass
@@ -361,11 +365,21 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if kind == "sleep" and not isinstance(args, (int, float)):
             raise loc.error(f"{spath}.sleep", "seconds, a number")
         if kind == "wait_for":
-            if not isinstance(args, dict) or "event" not in args:
-                raise loc.error(f"{spath}.wait_for", "needs at least `event` (e.g. sio.connect)")
+            from .checks.milestones import MILESTONES
+
+            if not isinstance(args, dict) or ("event" in args) == ("until" in args):
+                raise loc.error(f"{spath}.wait_for", "needs `event` (e.g. sio.connect) or `until` (a milestone: "
+                                                     f"{', '.join(MILESTONES)}), not both")
+            allowed = ("until", "timeout") if "until" in args else ("event", "after", "timeout", "new_sid", "src")
             for k in args:
-                if k not in ("event", "after", "timeout", "new_sid", "src"):
-                    raise loc.error(f"{spath}.wait_for.{k}", "unknown; wait_for takes event, after, timeout, new_sid, src")
+                if k not in allowed:
+                    raise loc.error(f"{spath}.wait_for.{k}", f"unknown; wait_for takes {', '.join(allowed)}")
+            if "until" in args and args["until"] not in MILESTONES:
+                raise loc.error(f"{spath}.wait_for.until", f"unknown milestone {args['until']!r}; "
+                                                           f"milestones: {', '.join(MILESTONES)}")
+            if not isinstance(args.get("timeout", 1), (int, float)) or isinstance(args.get("timeout"), bool) \
+                    or args.get("timeout", 1) <= 0:
+                raise loc.error(f"{spath}.wait_for.timeout", "seconds, a number > 0 (a bound: the step ends at the event)")
             if args.get("after", "start") not in ("start", "fault"):
                 raise loc.error(f"{spath}.wait_for.after", "start or fault")
         if kind in ("browser", "python"):
@@ -398,13 +412,14 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if not isinstance(exp, dict) or "that" not in exp:
             raise loc.error(epath, "an expectation has `where` (optional) and `that`")
         for k in exp:
-            if k not in ("where", "that", "why"):
-                raise loc.error(f"{epath}.{k}", "unknown; an expectation has where, that, why")
+            if k not in ("where", "given", "that", "why"):
+                raise loc.error(f"{epath}.{k}", "unknown; an expectation has where, given, that, why")
         where = _check_where(exp.get("where"), f"{epath}.where", loc)
+        given = _check_conditions(exp["given"], f"{epath}.given", loc) if "given" in exp else {}
         that = _check_conditions(exp["that"], f"{epath}.that", loc)
         if not any(c.matches(where) for c in cells):
             raise loc.error(f"{epath}.where", "matches no cell of the matrix")
-        expectations.append(Expectation(where, that, loc.lines.get(epath, 1), str(exp.get("why", ""))))
+        expectations.append(Expectation(where, that, loc.lines.get(epath, 1), str(exp.get("why", "")), given))
 
     claims = []
     for ci, claim in enumerate(raw.get("claims") or []):
@@ -414,15 +429,16 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         cid = _require(claim, "id", str, loc, cpath)
         text = _require(claim, "text", str, loc, cpath)
         for k in claim:
-            if k not in ("id", "text", "where", "supported_if", "refuted_if", "verdict"):
-                raise loc.error(f"{cpath}.{k}", "unknown; a claim has id, text, where, supported_if, refuted_if, verdict")
+            if k not in ("id", "text", "where", "given", "supported_if", "refuted_if", "verdict"):
+                raise loc.error(f"{cpath}.{k}", "unknown; a claim has id, text, where, given, supported_if, refuted_if, verdict")
         where = _check_where(claim.get("where"), f"{cpath}.where", loc)
+        given = _check_conditions(claim["given"], f"{cpath}.given", loc) if "given" in claim else {}
         sup = _check_conditions(claim.get("supported_if"), f"{cpath}.supported_if", loc)
         ref = _check_conditions(claim.get("refuted_if"), f"{cpath}.refuted_if", loc)
         recorded = claim.get("verdict")
         if recorded is not None and recorded not in VERDICTS:
             raise loc.error(f"{cpath}.verdict", f"unknown verdict {recorded!r}; one of: {', '.join(VERDICTS)}")
-        claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1), recorded))
+        claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1), recorded, given))
 
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,

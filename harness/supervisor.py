@@ -25,6 +25,11 @@ from .timeline import Timeline
 
 _PR_SET_PDEATHSIG = 1
 
+# Set by the first SIGINT/SIGTERM/SIGHUP of a run and never cleared: the KeyboardInterrupt it
+# raises may land where a cell swallows it (a browser context closing), the flag cannot be.
+# Every wait of the lab checks it, and no new cell starts once it is set.
+INTERRUPTED = threading.Event()
+
 
 class StartupError(RuntimeError):
     """A process never became ready; the message carries the reason and its log tail."""
@@ -160,6 +165,8 @@ class Supervisor:
         """Poll `probe` until it returns True; a clear StartupError with the log tail otherwise."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
+            if INTERRUPTED.is_set():
+                raise KeyboardInterrupt("run interrupted")
             if not proc.alive():
                 time.sleep(0.2)  # let the reader threads drain the last lines
                 raise StartupError(
@@ -214,17 +221,19 @@ class Supervisor:
 
 
 class TerminationAsInterrupt:
-    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt, so `with` blocks tear down as on Ctrl-C."""
+    """Turn SIGINT, SIGTERM and SIGHUP into KeyboardInterrupt, so `with` blocks tear down as on
+    Ctrl-C, and set INTERRUPTED, which outlives an exception that something swallowed."""
 
     def __enter__(self):
         self._old = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self._old[sig] = signal.signal(sig, self._raise)
         return self
 
     @staticmethod
     def _raise(signum, frame):
+        INTERRUPTED.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
     def __exit__(self, *exc):

@@ -28,6 +28,11 @@ class CheckResult:
     ok: bool
     why: str = ""
     line: int = 0
+    premise_failed: str = ""   # not judged: the expectation's premise (`given`) did not hold in the cell, and why
+
+    @property
+    def judged(self) -> bool:
+        return not self.premise_failed
 
 
 @dataclass
@@ -37,6 +42,7 @@ class ClaimVerdict:
     cells: dict[str, str] = field(default_factory=dict)      # cell id -> verdict
     deciding: list[str] = field(default_factory=list)        # cell ids that decided it
     complete: bool = True     # every cell the claim covers ran and was judged (not a filtered run)
+    premise_failed: dict[str, str] = field(default_factory=dict)   # cell id -> why it is no evidence there
     your_app: bool = False    # judged on an app of yours: the recorded verdict is the reference app's
 
     @property
@@ -50,15 +56,28 @@ def conditions_hold(conds: dict[str, Any], findings: dict[str, Finding]) -> bool
     return all(parse_condition(c).holds(findings[m].value) for m, c in conds.items())
 
 
+def premise_failure(given: dict[str, Any], findings: dict[str, Finding]) -> str:
+    """'' when the premise holds; else which of its conditions failed, with what was measured."""
+    failed = []
+    for name, cond in given.items():
+        c = parse_condition(cond)
+        value = findings[name].value
+        if not c.holds(value):
+            failed.append(f"{name} {c.text} (measured {value!r})")
+    return "; ".join(failed)
+
+
 def check_expectations(cell: Cell, findings: dict[str, Finding], expectations: list[Expectation]) -> list[CheckResult]:
     out = []
     for exp in expectations:
         if not cell.matches(exp.where):
             continue
+        unmet = premise_failure(exp.given, findings)
         for name, cond in exp.that.items():
             c = parse_condition(cond)
             value = findings[name].value
-            out.append(CheckResult(cell.id, name, c.text, value, c.holds(value), exp.why, exp.line))
+            out.append(CheckResult(cell.id, name, c.text, value, True if unmet else c.holds(value), exp.why, exp.line,
+                                   premise_failed=unmet))
     return out
 
 
@@ -70,22 +89,28 @@ def judge_claims(cells: list[tuple[Cell, dict[str, Finding]]], claims: list[Clai
     verdicts = []
     for claim in claims:
         complete = all(c.id in judged_ids for c in (planned or []) if c.matches(claim.where))
-        per_cell = {}
+        per_cell, unmet = {}, {}
         for cell, findings in cells:
             if not cell.matches(claim.where):
                 continue
-            if conditions_hold(claim.refuted_if, findings):
+            why = premise_failure(claim.given, findings)
+            if why:
+                per_cell[cell.id] = NO_EVIDENCE
+                unmet[cell.id] = why
+            elif conditions_hold(claim.refuted_if, findings):
                 per_cell[cell.id] = REFUTED
             elif conditions_hold(claim.supported_if, findings):
                 per_cell[cell.id] = SUPPORTED
             else:
                 per_cell[cell.id] = NO_EVIDENCE
+        # A cell whose premise failed is like a cell that did not run: the verdict may lack it.
+        complete = complete and not unmet
         refuting = [c for c, v in per_cell.items() if v == REFUTED]
         supporting = [c for c, v in per_cell.items() if v == SUPPORTED]
         if refuting:
-            verdicts.append(ClaimVerdict(claim, REFUTED, per_cell, refuting, complete))
+            verdicts.append(ClaimVerdict(claim, REFUTED, per_cell, refuting, complete, premise_failed=unmet))
         elif supporting:
-            verdicts.append(ClaimVerdict(claim, SUPPORTED, per_cell, supporting, complete))
+            verdicts.append(ClaimVerdict(claim, SUPPORTED, per_cell, supporting, complete, premise_failed=unmet))
         else:
-            verdicts.append(ClaimVerdict(claim, NO_EVIDENCE, per_cell, [], complete))
+            verdicts.append(ClaimVerdict(claim, NO_EVIDENCE, per_cell, [], complete, premise_failed=unmet))
     return verdicts

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from dataclasses import dataclass
 
@@ -52,35 +51,72 @@ class ProxyReset(Fault):
 class RestartBehindProxy(Fault):
     """The server process dies and restarts behind the proxy, which turns the close into a reset.
 
-    The server is frozen (SIGSTOP) so no data moves, a reset_peer toxic with timeout
-    `reset_after_ms` is added, and the server is SIGKILLed: each connection's end of
-    stream reaches the toxic, which resets the client `reset_after_ms` later (Toxiproxy's
-    semantics). The toxic is then removed, so connections the client opens afterwards
-    are not touched, and the server starts again on the same port. With 0 the reset
-    reaches the client before the new process listens; with more than the restart
-    takes, after it. The timeline shows which (proxy.reset against server.up).
+    The server is frozen (SIGSTOP) so no data moves, then SIGKILLed: each connection's end of
+    stream reaches the proxy, whose reset_peer toxic turns it into a TCP RST to the client.
+    `reset` says when, sequenced by events, never by a delay:
+      before-listen  the RST goes out at once; the server starts again once the proxy reset
+                     the client (or the client reports the drop);
+      after-listen   a slow_close toxic holds the end of stream while the server starts again;
+                     once the new process answers a handshake, a reset_peer toxic is put behind
+                     it and the slow_close removed, so the held end of stream becomes the RST.
+                     While the reset_peer toxic is on, an upstream latency toxic holds what the
+                     client sends on new connections (its close packet, its retry), so no answer
+                     of the new process is reset too; removed last, it lets them through at once.
+    Only Toxiproxy's own toxics are used, so the real toxiproxy-server does the same.
     """
 
     type = "restart-behind-proxy"
-    description = "SIGKILL + start on the same port behind the proxy; the close reaches the client as an RST after reset_after_ms"
+    description = ("SIGKILL + start on the same port behind the proxy; the close reaches the client as an RST "
+                   "before the new process listens (reset: before-listen) or once it answers (after-listen)")
     needs_proxy = True
-    reset_after_ms: int = 0
+    reset: str = "before-listen"
+
+    def __post_init__(self) -> None:
+        from .registry import FaultError
+        if self.reset not in RESETS:
+            raise FaultError(f"fault 'restart-behind-proxy' reset must be one of {', '.join(RESETS)}, got {self.reset!r}")
 
     def inject(self, topology, timeline) -> None:
         timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
         proxy, server = topology.proxy.proxy, topology.server
+        since = timeline.now()
         server.pause()
-        proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=self.reset_after_ms)
-        killed = time.monotonic()
-        server.stop(signal.SIGKILL)
-        time.sleep(0.1)  # the end of stream reaches each connection's toxic: its reset is scheduled
-        # Real Toxiproxy's DELETE returns only once pending resets fired: don't let it hold the restart.
-        remover = threading.Thread(target=proxy.remove_toxic, args=(RESET_TOXIC,), daemon=True)
-        remover.start()
-        server.start()
-        time.sleep(max(0.0, killed + self.reset_after_ms / 1000 + 0.2 - time.monotonic()))
-        remover.join(timeout=10)
+        if self.reset == "before-listen":
+            proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
+            server.stop(signal.SIGKILL)
+            _wait_for_reset(timeline, since, RESET_BOUND_S)
+            proxy.remove_toxic(RESET_TOXIC)
+            server.start()
+        else:
+            proxy.add_toxic("slow_close", name=HOLD_TOXIC, delay=HOLD_MS)
+            proxy.add_toxic("latency", stream="upstream", name=HOLD_UP_TOXIC, latency=HOLD_MS)
+            server.stop(signal.SIGKILL)
+            server.start()                                  # returns once the new process answers
+            proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
+            proxy.remove_toxic(HOLD_TOXIC)                  # the held end of stream reaches reset_peer
+            _wait_for_reset(timeline, since, RESET_BOUND_S)
+            proxy.remove_toxic(RESET_TOXIC)
+            proxy.remove_toxic(HOLD_UP_TOXIC)               # the client's new requests go through, unreset
         timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+
+RESETS = ("before-listen", "after-listen")
+HOLD_TOXIC, HOLD_UP_TOXIC = "siolab_hold", "siolab_hold_up"
+HOLD_MS = 60_000         # bounds the restart: a server that takes longer gets a plain close (no reset)
+RESET_BOUND_S = 5.0      # the reset is on its way at once; this only bounds a proxy that reports nothing
+
+
+def _wait_for_reset(timeline, since: float, limit_s: float) -> None:
+    """Until the proxy reports a reset to the client, or the client reports its drop (a real
+    toxiproxy-server prints no events), or `limit_s` passes."""
+    seen = 0
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        new, seen = timeline.since(seen)
+        if any(e.t >= since and (e.kind == "proxy.reset" or e.kind == "sio.disconnect" and e.src in ("browser", "pyclient"))
+               for e in new):
+            return
+        time.sleep(0.005)
 
 
 @register

@@ -198,8 +198,10 @@ def _cell(c: CellReport, focus: CellReport | None) -> str:
         figures = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(plain(f.value, 120))}</td></tr>"
                           for k, f in c.findings.items())
         checks = "".join(
-            f"<li>{_badge('pass' if x.ok else 'fail')} <code>{escape(x.metric)}</code> {escape(x.condition)}: measured "
-            f"<code>{escape(plain(x.value))}</code>{(' — ' + escape(x.why)) if x.why and not x.ok else ''}</li>"
+            f"<li>{_badge('pass' if x.ok else 'fail') if x.judged else _badge('not judged')} <code>{escape(x.metric)}</code> "
+            f"{escape(x.condition)}: measured <code>{escape(plain(x.value))}</code>"
+            f"{(' — ' + escape(x.why)) if x.why and not x.ok else ''}"
+            f"{(' — not judged: its premise did not hold (' + escape(x.premise_failed) + ')') if x.premise_failed else ''}</li>"
             for x in c.checks)
         events = "".join(f"<li><code>{escape(rel_time(e, c.t_zero))}</code> {escape(e.src)}: {inline(describe(e))}</li>"
                          for e in rca_mod.figure_evidence(c))

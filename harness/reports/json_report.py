@@ -31,13 +31,16 @@ def to_json(r: RunReport, story: rca_mod.Rca | None = None) -> dict[str, Any]:
             "t_fault": c.t_fault, "client_kind": c.client,
             "figures": {k: f.value for k, f in c.findings.items()},
             "checks": [{"metric": x.metric, "condition": x.condition, "value": x.value, "ok": x.ok,
-                        "why": x.why, "line": x.line} for x in c.checks],
+                        "why": x.why, "line": x.line, **({"premise_failed": x.premise_failed} if x.premise_failed else {})}
+                       for x in c.checks],
             "artifacts": c.artifacts,
         } for c in r.cells],
         "claims": [{"id": e.verdict.claim.id, "text": e.verdict.claim.text, "verdict": e.verdict.verdict,
                     "recorded": e.verdict.claim.recorded, "changed": e.verdict.changed,
                     "why": e.why, "deciding_cells": e.verdict.deciding, "cells": e.verdict.cells,
-                    "evidence": _claim_evidence(e, by_id)} for e in story.board],
+                    "evidence": _claim_evidence(e, by_id),
+                    **({"premise_failed": e.verdict.premise_failed} if e.verdict.premise_failed else {})}
+                   for e in story.board],
         "focus_cell": story.focus.cell.id if story.focus else None,
         "comparison": [{"cells": row.label, "figure": row.figure, **row.values}
                        for row in story.comparison_totals + story.comparison],

@@ -23,7 +23,7 @@ def _xml(text: str) -> str:
 def render(r: RunReport) -> str:
     name = r.scenario.name
     cases = []
-    failures = errors = 0
+    failures = errors = skipped = 0
     for c in r.cells:
         per_check = c.seconds / max(1, len(c.checks))
         if not c.judged:
@@ -39,7 +39,10 @@ def render(r: RunReport) -> str:
                               time=f"{per_check:.3f}")
             if c.error:     # judged all the same: the scenario expects exactly this failure
                 ET.SubElement(case, "system-out").text = _xml(c.error)
-            if not x.ok:
+            if x.premise_failed:
+                skipped += 1
+                ET.SubElement(case, "skipped", message=_xml(f"premise did not hold: {x.premise_failed}"))
+            elif not x.ok:
                 failures += 1
                 fail = ET.SubElement(case, "failure", type="expectation",
                                      message=_xml(f"expected {x.metric} {x.condition}, measured {plain(x.value, 200)}"))
@@ -60,7 +63,7 @@ def render(r: RunReport) -> str:
     suites = ET.Element("testsuites", name="siolab", tests=str(len(cases)), failures=str(failures),
                         errors=str(errors))
     suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(cases)), failures=str(failures),
-                          errors=str(errors), skipped="0", time=f"{sum(c.seconds for c in r.cells):.3f}")
+                          errors=str(errors), skipped=str(skipped), time=f"{sum(c.seconds for c in r.cells):.3f}")
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="run", value=r.run_dir.name)
     for k, v in r.meta.get("versions", {}).items():

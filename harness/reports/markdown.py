@@ -133,6 +133,8 @@ def _cells(r: RunReport) -> list[str]:
             if not x.ok:
                 out.append(f"- ❌ expected `{x.metric}` {x.condition}, measured `{fmt(x.value)}`"
                            + (f" — {x.why}" if x.why else ""))
+        for premise in dict.fromkeys(x.premise_failed for x in c.checks if x.premise_failed):
+            out.append(f"- ⚠️ not judged here: its premise did not hold ({fmt(premise)})")
         out.append("- artifacts: " + (", ".join(f"[{a.split('/')[-1]}]({a})" for a in c.artifacts) or "none"))
         out.append("")
     return out

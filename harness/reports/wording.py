@@ -28,6 +28,9 @@ def against_record(v) -> str:
     if v.claim.recorded is None:
         return "not recorded in the scenario file yet"
     if not v.complete and v.verdict != v.claim.recorded:
+        if getattr(v, "premise_failed", None):
+            cells = ", ".join(sorted(v.premise_failed))
+            return f"its premise did not hold in {cells}; the scenario file records {v.claim.recorded}"
         return f"partial run; the scenario file records {v.claim.recorded}"
     return ""
 

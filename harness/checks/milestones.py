@@ -1,0 +1,119 @@
+"""Milestones: has the cell got this far yet? Pure functions of the events recorded so far.
+
+The runner's `wait_for: {until: NAME}` steps ask them, so an observation window ends as soon
+as what decides the cell is in, instead of after a fixed sleep. They read the timeline like
+every check; they never touch a live process. Each answers for the cell's own client (the
+browser or the Python client; never a witness, a probe or a storm).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..timeline import Event
+from .cell_view import CLIENT_SOURCES, CellView
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a milestone needs beyond the events: the cell's transport axis and when the fault began."""
+
+    transport: str = "default"        # polling, websocket, or default (polling, then the upgrade)
+    t_fault: float | None = None      # the `fault` step's start; None before it
+
+
+MILESTONES: dict[str, tuple[str, Callable[[CellView, Progress], bool]]] = {}
+
+
+def milestone(name: str, description: str):
+    def register(fn):
+        MILESTONES[name] = (description, fn)
+        return fn
+    return register
+
+
+def reached(name: str, events: list[Event], progress: Progress) -> bool:
+    return MILESTONES[name][1](CellView(events), progress)
+
+
+def _connects(v: CellView) -> list[Event]:
+    return [e for e in v.of("sio.connect", src=CLIENT_SOURCES) if e.data.get("eio_sid")]
+
+
+def _current_sid(v: CellView) -> str | None:
+    connects = _connects(v)
+    return connects[-1].data["eio_sid"] if connects else None
+
+
+def _on_websocket(v: CellView, sid: str) -> bool:
+    """The session's transport is the WebSocket: it connected over one, or upgraded to one."""
+    last = _connects(v)[-1]
+    if last.data.get("transport") == "websocket":
+        return True
+    return any(e.data.get("transport") == "websocket" for e in v.of("sio.upgrade", src=CLIENT_SOURCES, after=last.t))
+
+
+def _upgrade_resolved(v: CellView, sid: str) -> bool:
+    """The upgrade to the WebSocket was tried and given up (a refused or closed probe with the sid)."""
+    return any(e.data.get("sid") == sid for kind in ("ws.error", "ws.close") for e in v.of(kind, src=CLIENT_SOURCES))
+
+
+def _long_poll_pending(v: CellView, sid: str) -> bool:
+    """A GET with the sid is open after an earlier one was answered: the long-poll that waits for the ping."""
+    gets = [e for e in v.of("http.request", src=CLIENT_SOURCES) if e.data.get("sid") == sid and e.data.get("method") == "GET"]
+    answered = [e for e in gets if v.outcome(e) is not None]
+    return bool(answered) and any(v.outcome(e) is None and e.t >= answered[0].t for e in gets)
+
+
+@milestone("connected", "the client holds a Socket.IO session")
+def connected(v: CellView, p: Progress) -> bool:
+    return _current_sid(v) is not None
+
+
+@milestone("steady", "the client's session is in its steady state: on the WebSocket when the cell's transport "
+                     "upgrades (or the upgrade was refused), else with a long-poll open")
+def steady(v: CellView, p: Progress) -> bool:
+    sid = _current_sid(v)
+    if sid is None:
+        return False
+    if _on_websocket(v, sid):
+        return True
+    if p.transport == "websocket":
+        return False
+    if p.transport == "default" and not _upgrade_resolved(v, sid):
+        return False
+    return _long_poll_pending(v, sid)
+
+
+def _new_session(v: CellView, p: Progress) -> Event | None:
+    if p.t_fault is None:
+        return None
+    before = {e.data["eio_sid"] for e in _connects(v) if e.t < p.t_fault}
+    return next((e for e in _connects(v) if e.t >= p.t_fault and e.data["eio_sid"] not in before), None)
+
+
+@milestone("reconnected", "after the fault, the client connected with an Engine.IO sid it did not hold before")
+def reconnected(v: CellView, p: Progress) -> bool:
+    return _new_session(v, p) is not None
+
+
+@milestone("settled", "reconnected, and every request the client sent with the sid it held at the fault has its "
+                      "answer or its failure, and every WebSocket it opened with that sid is closed: nothing with "
+                      "the old sid can still be answered")
+def settled(v: CellView, p: Progress) -> bool:
+    if _new_session(v, p) is None:
+        return False
+    old = [e.data["eio_sid"] for e in _connects(v) if e.t < p.t_fault]
+    if not old:
+        return True
+    old_sid = old[-1]
+    if any(e.data.get("sid") == old_sid and v.outcome(e) is None for e in v.of("http.request", src=CLIENT_SOURCES)):
+        return False
+    opened = {e.data.get("url") for e in v.of("ws.open", src=CLIENT_SOURCES) if e.data.get("sid") == old_sid}
+    ended = {e.data.get("url") for kind in ("ws.close", "ws.error") for e in v.of(kind, src=CLIENT_SOURCES)}
+    return opened <= ended
+
+
+@milestone("dropped", "after the fault, the client lost its session (a disconnect it did not ask for)")
+def dropped(v: CellView, p: Progress) -> bool:
+    return p.t_fault is not None and bool(v.drops(after=p.t_fault))
