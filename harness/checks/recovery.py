@@ -157,3 +157,15 @@ def start_failure_cause(v: CellView) -> Finding:
 def sio_disconnects(v: CellView) -> Finding:
     ds = v.drops()
     return Finding(len(ds), ds[:3])
+
+
+@metric("session_alive_at_fault", "the client held a session when the fault began: connected, and not dropped "
+                                  "since (a premise: a session lost before the fault cannot show what the fault does)")
+def session_alive_at_fault(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    connects = v.of("sio.connect", src=CLIENT_SOURCES, before=v.t_fault)
+    if not connects:
+        return Finding(False, note="no connect before the fault")
+    drops = [d for d in v.drops(after=connects[-1].t) if d.t < v.t_fault]
+    return Finding(not drops, [connects[-1]] + drops[:1])
