@@ -108,7 +108,10 @@ class Server:
         return process_instance(self.proc.pid) if self.proc else None
 
     def start(self, timeout: float = 20.0) -> None:
-        if self.target is None:
+        if self.target is None and self.mode.reloads:
+            self.reload_marker.touch()
+            spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port), reload_marker=self.reload_marker)
+        elif self.target is None:
             spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
         else:
             self.reload_marker.touch()
@@ -139,7 +142,7 @@ class Server:
 
     def restart(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
         """The mode's own restart: the reloader reloads; every other mode is stopped and started again."""
-        trigger = (self.mode.reload_trigger() if self.target is None
+        trigger = (self.mode.reload_trigger(self.reload_marker) if self.target is None
                    else self.target.reload_trigger(self.mode, self.reload_marker))
         if trigger is None:
             self.stop(sig)

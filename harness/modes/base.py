@@ -116,7 +116,11 @@ class Mode:
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         raise NotImplementedError
 
-    def reload_trigger(self) -> Path | None:
+    # The mode restarts "on its own" when a file changes (the reloader): the lab gives each server
+    # a file of its own (`launch(…, reload_marker=…)`), so cells side by side never reload each other.
+    reloads: bool = False
+
+    def reload_trigger(self, reload_marker: Path | None = None) -> Path | None:
         """How this mode restarts "on its own": a file to touch (the reloader), or None
         (the lab kills the process and starts it again)."""
         return None

@@ -21,9 +21,13 @@ class ReloaderMode(Mode):
     description = "Flask-SocketIO socketio.run on Werkzeug, debug=True, use_reloader=True (threading)"
     async_mode = "threading"   # needs simple-websocket for the WebSocket transport
 
-    def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
+    reloads = True
+
+    def launch(self, host: str, port: int, settings: ServerSettings, reload_marker: Path | None = None) -> LaunchSpec:
         argv = [sys.executable, "-m", "servers.reference_app.run_dev", "--host", host, "--port", str(port)]
+        if reload_marker is not None:      # this server's own file: a restart in one cell reloads no other
+            argv += ["--reload-marker", str(reload_marker)]
         return self.spec(argv, settings)
 
-    def reload_trigger(self) -> Path | None:
-        return RELOAD_MARKER
+    def reload_trigger(self, reload_marker: Path | None = None) -> Path | None:
+        return reload_marker or RELOAD_MARKER

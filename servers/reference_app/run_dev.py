@@ -3,8 +3,10 @@
     python -m servers.reference_app.run_dev --host 127.0.0.1 --port 5000
 
 The Werkzeug reloader keeps a parent process that holds the listening socket and runs the
-app in a child; a changed source file (servers/reference_app/reload_marker.py is the one
-the lab touches) makes the child exit and a new child start: every session is gone.
+app in a child; a changed source file makes the child exit and a new child start: every
+session is gone. The lab touches the server's own `--reload-marker` file (one per server, so
+cells side by side never reload each other); servers/reference_app/reload_marker.py, which the
+app imports, is the one to touch by hand.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def reloader_excludes() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = listen_args("python -m servers.reference_app.run_dev", "Flask-SocketIO dev server with the Werkzeug reloader", argv)
+    args = listen_args("python -m servers.reference_app.run_dev", "Flask-SocketIO dev server with the Werkzeug reloader",
+                       argv, reload_marker=True)
 
     # Validated here, in the reloader's parent: a child exiting with code 3 would make
     # the reloader restart it forever.
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     werkzeug.serving._log_add_style = False
     socketio.run(app, host=args.host, port=args.port, debug=True, use_reloader=True,
                  allow_unsafe_werkzeug=True,
-                 reloader_options={"reloader_type": "stat", "exclude_patterns": reloader_excludes()})
+                 reloader_options={"reloader_type": "stat", "exclude_patterns": reloader_excludes(),
+                                   "extra_files": [args.reload_marker] if args.reload_marker else None})
 
 
 if __name__ == "__main__":
