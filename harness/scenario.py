@@ -49,7 +49,8 @@ SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_ht
             "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
-            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts"}
+            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
+            "root_cause", "fix", "prevention"}    # the scenario's own words, shown first in the report's sections
 
 
 class ScenarioError(ValueError):
@@ -252,6 +253,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if key not in TOP_KEYS:
             raise loc.error(str(key), f"unknown field; a scenario has: {', '.join(sorted(TOP_KEYS))}")
     name = _require(raw, "name", str, loc)
+    for key in ("root_cause", "fix", "prevention"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str) and not (
+                isinstance(value, list) and all(isinstance(x, str) for x in value)):
+            raise loc.error(key, "text, or a list of paragraphs (each a string)")
     if name != path.stem and path.parent == SCENARIO_DIR:
         raise loc.error("name", f"must match the file name {path.stem!r}")
 

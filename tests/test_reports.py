@@ -218,3 +218,25 @@ def test_planted_secrets_appear_in_no_file_the_lab_wrote(runs):
                    if h["name"].lower() == "set-cookie"]
     assert set_cookies and all(h["value"] == redaction.REDACTED for h in set_cookies)
     assert os.environ.get("SIOLAB_REDACT") != lab_runs.REDACT_ENV   # the run restored the environment
+
+
+def test_a_scenarios_own_root_cause_fix_and_prevention_are_rendered_everywhere(runs, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(runs["stale-sid-after-restart"], run_dir)
+    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+    scenario["root_cause"] = "PLANTED-CAUSE: the close packet carries the old sid."
+    scenario["fix"] = ["PLANTED-FIX-1", "PLANTED-FIX-2"]
+    scenario["prevention"] = "PLANTED-PREVENTION"
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
+    build(run_dir)
+    md = (run_dir / "report.md").read_text()
+    html = (run_dir / "report.html").read_text()
+    data = json.loads((run_dir / "report.json").read_text())
+    for text in ("PLANTED-CAUSE", "PLANTED-FIX-1", "PLANTED-FIX-2", "PLANTED-PREVENTION"):
+        assert text in md and text in html
+    assert md.index("PLANTED-CAUSE") > md.index("## Root cause") and md.index("PLANTED-PREVENTION") > md.index("## Prevention")
+    assert data["root_cause"] == ["PLANTED-CAUSE: the close packet carries the old sid."]
+    assert data["fix"] == ["PLANTED-FIX-1", "PLANTED-FIX-2"] and data["prevention"] == ["PLANTED-PREVENTION"]
+    # Without them, the JSON has no such keys (reports of older runs rebuild identical).
+    original = json.loads((runs["stale-sid-after-restart"] / "report.json").read_text())
+    assert not {"root_cause", "fix", "prevention"} & original.keys()

@@ -149,3 +149,20 @@ def test_client_profile_errors_name_file_line_field(tmp_path, old, new, field, r
         load(path)
     msg = str(err.value)
     assert msg.startswith(f"{path}:") and f": {field}: " in msg and reason in msg, msg
+
+
+def test_root_cause_fix_and_prevention_are_text(tmp_path):
+    import yaml as _yaml
+
+    from harness.scenario import ScenarioError, load
+
+    raw = _yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "stale-sid-after-restart.yaml").read_text())
+    raw["root_cause"] = "the close packet"
+    raw["fix"] = ["one", "two"]
+    path = tmp_path / "x.yaml"
+    path.write_text(_yaml.safe_dump(raw, sort_keys=False))
+    assert load(path).raw["fix"] == ["one", "two"]
+    raw["prevention"] = {"not": "text"}
+    path.write_text(_yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ScenarioError, match=r"x.yaml:\d+: prevention: text, or a list"):
+        load(path)

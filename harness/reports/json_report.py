@@ -44,6 +44,8 @@ def to_json(r: RunReport, story: rca_mod.Rca | None = None) -> dict[str, Any]:
         "focus_cell": story.focus.cell.id if story.focus else None,
         "comparison": [{"cells": row.label, "figure": row.figure, **row.values}
                        for row in story.comparison_totals + story.comparison],
+        # The scenario's own words, when it has them (the Markdown and HTML show them first in their sections)
+        **{key: text for key in rca_mod.WRITTEN if (text := rca_mod.scenario_text(r, key))},
     }
 
 

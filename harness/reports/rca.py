@@ -337,7 +337,10 @@ def findings(r: RunReport) -> list[str]:
 
 
 # -- root cause, fix, prevention ------------------------------------------------------------
-def _scenario_text(r: RunReport, key: str) -> list[str]:
+WRITTEN = ("root_cause", "fix", "prevention")     # a scenario's own words for these sections
+
+
+def scenario_text(r: RunReport, key: str) -> list[str]:
     raw = r.scenario.raw.get(key)
     if isinstance(raw, str) and raw.strip():
         return [raw.strip()]
@@ -347,7 +350,7 @@ def _scenario_text(r: RunReport, key: str) -> list[str]:
 
 
 def root_cause(r: RunReport, entries: list[BoardEntry]) -> list[str]:
-    out = _scenario_text(r, "root_cause")
+    out = scenario_text(r, "root_cause")
     ok = _ok(r)
     for e in entries:
         if e.verdict.verdict == SUPPORTED:
@@ -375,7 +378,7 @@ def root_cause(r: RunReport, entries: list[BoardEntry]) -> list[str]:
 
 
 def fix(r: RunReport) -> list[str]:
-    out = _scenario_text(r, "fix")
+    out = scenario_text(r, "fix")
     groups = _groups(r)
     if groups:
         names = ", ".join(f"`{v}`" for v in variants(r))
@@ -390,7 +393,7 @@ def fix(r: RunReport) -> list[str]:
 
 
 def prevention(r: RunReport) -> list[str]:
-    out = _scenario_text(r, "prevention")
+    out = scenario_text(r, "prevention")
     ok = [c for c in _ok(r) if c.t_fault is not None]
     fixed_400 = [c for c in ok if c.cell.params.get("singleton") == "fixed" and (c.figure("stale_sid_400") or 0) > 0]
     closes = [c for c in ok if c.figure("stale_sid_request") == "POST close"]
