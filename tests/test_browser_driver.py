@@ -262,7 +262,12 @@ def test_close_with_a_pending_long_poll_does_not_hang(driver, server, tmp_path):
     try:
         cell.goto("/?transports=polling")
         cell.wait_for_function("window.appSocket && window.appSocket.connected", timeout_s=10)
-        time.sleep(0.3)  # the next GET is now parked on the server
+        # until the next GET is parked on the server: a poll with the sid and no answer yet
+        deadline = time.monotonic() + 10
+        while not [e for e in _events(timeline, "http.request") if e.data.get("method") == "GET" and e.data.get("sid")
+                   and not any(r.data.get("id") == e.data.get("id") for r in _events(timeline, "http.response"))]:
+            assert time.monotonic() < deadline, "no long-poll was left open"
+            time.sleep(0.01)
         posted = [e for e in _events(timeline, "http.request") if e.data.get("body") == "40"]
         assert posted, "the CONNECT packet goes in a polling POST body"
     finally:

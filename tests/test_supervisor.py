@@ -114,11 +114,18 @@ def test_killed_harness_takes_its_children(tmp_path):
     assert pids_alive(leaders) == []
 
 
+def _wait_for_exit(tl: Timeline, bound_s: float = 30) -> None:
+    """Until the reaper recorded proc.exit: it does so once both output readers drained their pipes."""
+    deadline = time.monotonic() + bound_s
+    while not any(e.kind == "proc.exit" for e in tl.events):
+        assert time.monotonic() < deadline, "no proc.exit recorded"
+        time.sleep(0.01)
+
+
 def test_output_goes_to_log_and_timeline(tmp_path):
     with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
-        p = sup.start("echo", [sys.executable, "-c", "import sys; print('hello'); print('oops', file=sys.stderr)"])
-        p.popen.wait(timeout=5)
-        time.sleep(0.3)
+        sup.start("echo", [sys.executable, "-c", "import sys; print('hello'); print('oops', file=sys.stderr)"])
+        _wait_for_exit(tl)
     events = load(tmp_path / "timeline.jsonl")
     lines = [e.data["line"] for e in events if e.kind == "log"]
     assert "hello" in lines and "oops" in lines
@@ -129,9 +136,8 @@ def test_output_goes_to_log_and_timeline(tmp_path):
 def test_json_events_become_timeline_events(tmp_path):
     code = "import json, time; print(json.dumps({'wall': time.time(), 'kind': 'proxy.accept', 'data': {'client': 'x'}}))"
     with Timeline(tmp_path / "timeline.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
-        p = sup.start("proxy", [sys.executable, "-c", code], src="proxy", json_events=True)
-        p.popen.wait(timeout=5)
-        time.sleep(0.3)
+        sup.start("proxy", [sys.executable, "-c", code], src="proxy", json_events=True)
+        _wait_for_exit(tl)
     events = load(tmp_path / "timeline.jsonl")
     accepts = [e for e in events if e.kind == "proxy.accept"]
     assert accepts and accepts[0].src == "proxy" and accepts[0].data == {"client": "x"}
