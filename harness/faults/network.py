@@ -5,6 +5,7 @@ import signal
 import time
 from dataclasses import dataclass
 
+from .embedded_toxiproxy import TOXICS
 from .registry import Fault, register
 
 
@@ -37,13 +38,11 @@ class ProxyReset(Fault):
     needs_proxy = True
     hold_ms: int = 2500
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         since = timeline.now()
         topology.proxy.proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
         _wait_for_client_drop(timeline, since, self.hold_ms / 1000)
         topology.proxy.proxy.remove_toxic(RESET_TOXIC)
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 @register
@@ -76,8 +75,7 @@ class RestartBehindProxy(Fault):
         if self.reset not in RESETS:
             raise FaultError(f"fault 'restart-behind-proxy' reset must be one of {', '.join(RESETS)}, got {self.reset!r}")
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         proxy, server = topology.proxy.proxy, topology.server
         since = timeline.now()
         server.pause()
@@ -97,7 +95,6 @@ class RestartBehindProxy(Fault):
             _wait_for_reset(timeline, since, RESET_BOUND_S)
             proxy.remove_toxic(RESET_TOXIC)
             proxy.remove_toxic(HOLD_UP_TOXIC)               # the client's new requests go through, unreset
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 RESETS = ("before-listen", "after-listen")
@@ -129,25 +126,18 @@ class ProxyDown(Fault):
     needs_proxy = True
     down_s: float = 3.0
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         topology.proxy.proxy.disable()
         timeline.record("harness", "server.down", {"name": "proxy", "via": "proxy"})
         time.sleep(self.down_s)
         topology.proxy.proxy.enable()
         timeline.record("harness", "server.up", {"name": "proxy", "via": "proxy"})
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
-# Toxiproxy's attribute names per toxic type (toxics/*.go); -1 below means "not given".
-TOXIC_ATTRIBUTES = {
-    "latency": ("latency", "jitter"),
-    "bandwidth": ("rate",),
-    "slicer": ("average_size", "size_variation", "delay"),
-    "timeout": ("timeout",),
-    "limit_data": ("bytes",),
-    "slow_close": ("delay",),
-}
+# Toxiproxy's attribute names per toxic type, from the embedded proxy's own table (its toxics
+# keep Toxiproxy's names, toxics/*.go); reset_peer has its own faults, noop does nothing.
+# -1 below means "not given".
+TOXIC_ATTRIBUTES = {name: tuple(cls.defaults) for name, cls in TOXICS.items() if name not in ("noop", "reset_peer")}
 TOXIC_NAME = "siolab_toxic"
 
 
@@ -212,8 +202,7 @@ class ProxyToxic(Fault):
                 f"(() => {{ let t = ''; while (t.length < {n}) t += Math.random().toString(36).slice(2); return t.slice(0, {n}); }})()")
         return f"(() => {{ const s = window.__appSocket; if (!s) return false; s.emit({self.emit_event!r}, {text}); return true; }})()"
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         proxy = topology.proxy.proxy
         proxy.add_toxic(self.toxic, stream=self.stream, name=TOXIC_NAME, **self.toxic_attributes())
         try:
@@ -224,4 +213,3 @@ class ProxyToxic(Fault):
             time.sleep(self.duration_s)
         finally:
             proxy.remove_toxic(TOXIC_NAME)  # a timeout toxic's removal closes the connections it starved
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})

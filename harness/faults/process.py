@@ -16,10 +16,8 @@ class Restart(Fault):
     type = "restart"
     description = "the mode's own restart (reloader: touch a source file; others: stop and start on the same port)"
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         topology.server.restart()
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 @register
@@ -31,12 +29,10 @@ class KillRestart(Fault):
     description = "SIGKILL, down for down_s seconds, start again on the same port"
     down_s: float = 0.0
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         topology.server.stop(signal.SIGKILL)
         time.sleep(self.down_s)
         topology.server.start()
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 @register
@@ -48,12 +44,10 @@ class Stall(Fault):
     description = "SIGSTOP for stall_s seconds, then SIGCONT"
     stall_s: float = 3.0
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         topology.server.pause()
         time.sleep(self.stall_s)
         topology.server.resume()
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
 
 
 @register
@@ -66,8 +60,6 @@ class ClientEmit(Fault):
     event: str = "message"
     bytes: int = 2_000_000
 
-    def inject(self, topology, timeline) -> None:
-        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+    def act(self, topology, timeline) -> None:
         for client in topology.clients:
             client.python_step("emit", {"event": self.event, "bytes": self.bytes})
-        timeline.record("harness", "fault", {"name": self.type, "phase": "end"})

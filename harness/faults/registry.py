@@ -1,9 +1,11 @@
 """Faults as small named things with attributes, registered by name (like Toxiproxy's toxics).
 
 A scenario names a fault type and its attributes; `build_fault` validates them against the
-class's declared attributes before anything starts. `inject(topology, timeline)` drives the
-fault and returns when it is over (the server back up, the toxic removed); it records
-`fault` begin/end events and never judges what happened.
+class's declared attributes before anything starts. `inject(topology, timeline)` records the
+`fault` begin event, runs the fault's own `act` until it is over (the server back up, the toxic
+removed), and records the end event whatever happens; a fault never judges what happened.
+Each fault module registers its classes on import (`harness/faults/__init__.py` imports them);
+this module imports none of them.
 """
 from __future__ import annotations
 
@@ -28,7 +30,16 @@ class Fault:
     description: ClassVar[str]
     needs_proxy: ClassVar[bool] = False
 
-    def inject(self, topology, timeline) -> None:  # pragma: no cover - interface
+    def inject(self, topology, timeline) -> None:
+        """The fault's whole lifecycle: begin recorded, the act, the end recorded even when the act fails."""
+        timeline.record("harness", "fault", {"name": self.type, "phase": "begin", **self.attributes()})
+        try:
+            self.act(topology, timeline)
+        finally:
+            timeline.record("harness", "fault", {"name": self.type, "phase": "end"})
+
+    def act(self, topology, timeline) -> None:  # pragma: no cover - interface
+        """Drive the fault and return when it is over."""
         raise NotImplementedError
 
     def attributes(self) -> dict[str, Any]:
@@ -51,6 +62,3 @@ def build_fault(spec: dict[str, Any]) -> Fault:
             raise FaultError(f"fault {kind!r} attribute {key!r} must be {expected.__name__}, got {value!r}")
     return cls(**spec)
 
-
-# The fault modules register themselves on import; importing them here makes FAULTS complete.
-from . import network, process  # noqa: E402,F401

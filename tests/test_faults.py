@@ -1,0 +1,44 @@
+"""The fault registry and a fault's lifecycle: begin and end recorded, whatever the act does."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from harness.faults import FAULTS, Fault, FaultError, build_fault
+from harness.faults.embedded_toxiproxy import TOXICS
+from harness.faults.network import TOXIC_ATTRIBUTES
+from harness.timeline import Timeline
+
+
+@dataclass
+class Breaks(Fault):
+    type = "test-breaks"
+    description = "its act fails midway"
+    after: str = "x"
+
+    def act(self, topology, timeline) -> None:
+        timeline.record("harness", "server.down", {"name": "s"})
+        raise RuntimeError("the restart did not come back")
+
+
+def test_a_fault_that_fails_midway_still_records_its_end():
+    timeline = Timeline()
+    with pytest.raises(RuntimeError):
+        Breaks().inject(None, timeline)
+    phases = [(e.kind, e.data.get("phase")) for e in timeline.events]
+    assert phases == [("fault", "begin"), ("server.down", None), ("fault", "end")]
+    assert timeline.events[0].data == {"name": "test-breaks", "phase": "begin", "after": "x"}
+
+
+def test_every_fault_module_registered_itself():
+    assert {"restart", "kill-restart", "stall", "proxy-reset", "restart-behind-proxy", "proxy-down",
+            "proxy-toxic"} <= set(FAULTS)
+
+
+def test_toxic_attributes_are_the_proxys_own():
+    assert TOXIC_ATTRIBUTES["latency"] == tuple(TOXICS["latency"].defaults)
+    with pytest.raises(FaultError, match="not one of the latency toxic's"):
+        build_fault({"type": "proxy-toxic", "toxic": "latency", "rate": 5})
+    with pytest.raises(FaultError, match="reset must be one of before-listen, after-listen"):
+        build_fault({"type": "restart-behind-proxy", "reset": "later"})
