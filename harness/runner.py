@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import threading
 import time
 import traceback
 from contextlib import ExitStack

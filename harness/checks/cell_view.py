@@ -6,16 +6,9 @@ from functools import cached_property
 
 from ..timeline import Event
 
+from ..protocol import describe_packet, is_engineio  # noqa: F401  (describe_packet: the checks' vocabulary)
+
 CLIENT_SOURCES = ("browser", "pyclient")
-PACKET_TYPES = {"0": "open", "1": "close", "2": "ping", "3": "pong", "4": "message", "5": "upgrade", "6": "noop"}
-
-
-def describe_packet(body: str | None) -> str:
-    """Engine.IO packet type of a polling POST body (several packets are split by \\x1e)."""
-    if not body:
-        return "empty"
-    kinds = [PACKET_TYPES.get(p[:1], "unknown") for p in body.split("\x1e") if p]
-    return "+".join(kinds)
 
 
 class CellView:
@@ -99,4 +92,4 @@ class CellView:
         return windows
 
     def is_socketio(self, e: Event) -> bool:
-        return "/socket.io/" in str(e.data.get("path") or e.data.get("url") or "")
+        return is_engineio(e.data)

@@ -1,6 +1,7 @@
 """Recovery: how the client noticed the fault, and when and how it got a new session."""
 from __future__ import annotations
 
+from ..protocol import is_handshake
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
 
@@ -15,7 +16,7 @@ def _new_connect(v: CellView):
 
 
 def _is_handshake(e) -> bool:
-    return e.kind == "http.request" and not e.data.get("sid") and "/socket.io/" in str(e.data.get("path") or e.data.get("url"))
+    return e.kind == "http.request" and is_handshake(e.data)
 
 
 def _handshakes(v: CellView, after: float, before: float):

@@ -40,6 +40,7 @@ from playwright.async_api import Request, Response, WebSocket, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from .. import redaction
+from ..protocol import is_engineio_url
 from ..timeline import Timeline
 from . import page_instrument
 
@@ -611,7 +612,7 @@ class _CellRecorder:
 
 def _is_socketio(parts) -> bool:
     # Engine.IO requests on any path (a client may use another path than /socket.io/).
-    return "/socket.io/" in parts.path or "EIO=" in parts.query
+    return is_engineio_url(parts.geturl())
 
 
 def _engineio_query(query: str) -> dict[str, str]:

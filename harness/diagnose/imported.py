@@ -1,6 +1,8 @@
 """What an importer hands on: the events of one file, on that file's own clock."""
 from __future__ import annotations
 
+from ..protocol import is_engineio_url
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,5 @@ def engineio_fields(url: str) -> dict[str, Any]:
 
 
 def is_engineio(url: str) -> bool:
-    """A Socket.IO / Engine.IO request, on the default path or a custom one (it has EIO=);
-    not the client library itself (/socket.io.min.js)."""
-    path = url.split("?", 1)[0]
-    return "/socket.io/" in path or path.endswith("/socket.io") or "EIO=" in url
+    """A Socket.IO / Engine.IO request, on the default path or a custom one (harness/protocol.py)."""
+    return is_engineio_url(url)

@@ -14,28 +14,12 @@ does not). They are derived from what the packets say, each marked `derived: tru
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Iterator
 
+from ..protocol import split_payload  # noqa: F401  (fingerprints import it from here too)
 from ..timeline import Event
 
-_EIO3 = re.compile(r"(\d+):")
 ABORTED = ("ERR_ABORTED", "NS_BINDING_ABORTED", "canceled", "cancelled")
-
-
-def split_payload(body: str) -> list[str]:
-    """Engine.IO packets of a polling payload: `\\x1e`-separated (EIO 4) or length-prefixed (EIO 3)."""
-    if "\x1e" in body or not _EIO3.match(body):
-        return [p for p in body.split("\x1e") if p]
-    out, pos = [], 0
-    while pos < len(body):
-        m = _EIO3.match(body, pos)
-        if not m:
-            break
-        n = int(m.group(1))
-        out.append(body[m.end():m.end() + n])
-        pos = m.end() + n
-    return out
 
 
 def _namespace_and_json(rest: str) -> tuple[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.cell_view import describe_packet
+from ..protocol import describe_packet, is_engineio
 from ..timeline import Event
 
 
@@ -41,10 +41,8 @@ def plain(value: Any, limit: int = 80) -> str:
 
 
 def is_socketio(d: dict[str, Any]) -> bool:
-    """A Socket.IO request (the default path or any with `EIO=`), not the client library /socket.io.min.js."""
-    url = str(d.get("url") or d.get("path") or "")
-    path = str(d.get("path") or url.split("?", 1)[0])
-    return "/socket.io/" in path or path.endswith("/socket.io") or "EIO=" in url
+    """A Socket.IO request (the default path or any with `EIO=`), not the client library."""
+    return is_engineio(d)
 
 
 def rel_time(e: Event, t_zero: float | None) -> str:

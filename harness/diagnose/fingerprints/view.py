@@ -13,7 +13,8 @@ from functools import cached_property
 from typing import Any
 
 from ...timeline import Event
-from ..packets import ABORTED, split_payload
+from ...protocol import is_engineio, split_payload
+from ..packets import ABORTED
 
 CLIENT_SOURCES = ("browser", "pyclient")
 STALE_MARKS = ("Invalid session", "Session ID unknown", '"code":1')
@@ -21,9 +22,7 @@ DEFAULT_PING = (25.0, 20.0)     # python-engineio's and the Node server's defaul
 
 
 def is_engineio_path(d: dict[str, Any]) -> bool:
-    url = str(d.get("url") or d.get("path") or "")
-    path = url.split("?", 1)[0]
-    return "/socket.io/" in path or path.endswith("/socket.io") or "EIO=" in url or d.get("eio") is not None
+    return is_engineio(d)
 
 
 def is_aborted(e: Event) -> bool:
