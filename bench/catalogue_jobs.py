@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.runner import Planned, run_plan
-from harness.scenario import catalogue, load
+from harness.lab.runner import Planned, run_plan
+from harness.lab.scenario import catalogue, load
 
 INHERENT = ("server start", "fault", "waiting for clients", "observing")
 

@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import report
+from harness import reports as report
 from harness.clients.browser import BrowserDriver
-from harness.runner import new_run_dir, run_cell
-from harness.scenario import load
+from harness.lab.runner import new_run_dir, run_cell
+from harness.lab.scenario import load
 
 
 def main() -> None:

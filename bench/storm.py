@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 from harness.checks.storm import SERVER_CONNECT, peak_window  # noqa: E402
 from harness.clients.storm import StormDriver  # noqa: E402
 from harness.modes.base import ServerSettings  # noqa: E402
-from harness.supervisor import Supervisor  # noqa: E402
-from harness.timeline import Timeline  # noqa: E402
-from harness.topology import bring_up  # noqa: E402
+from harness.core.supervisor import Supervisor  # noqa: E402
+from harness.core.timeline import Timeline  # noqa: E402
+from harness.lab.topology import bring_up  # noqa: E402
 
 
 def rate(times: list[float], start: float | None) -> float | None:

@@ -1,4 +1,4 @@
-"""Your app under the lab's deployment modes: `--app package.module:app` (harness/targets.py).
+"""Your app under the lab's deployment modes: `--app package.module:app` (harness/lab/targets.py).
 
     python -m servers.user_app_runner inspect --app shop.app:app          # what kind of object it is (JSON)
     python -m servers.user_app_runner reloader --app shop.app:app --port P --reload-marker FILE
@@ -22,7 +22,7 @@ import os
 import sys
 
 EXIT_BAD_APP = 3
-FAMILIES = {  # what hosts each kind of object (harness/targets.py keeps the mode table)
+FAMILIES = {  # what hosts each kind of object (harness/lab/targets.py keeps the mode table)
     "flask-socketio": "wsgi", "socketio-server": "wsgi", "wsgi": "wsgi",
     "aiohttp-server": "aiohttp", "aiohttp-app": "aiohttp", "asgi": "asgi",
 }

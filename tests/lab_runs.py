@@ -35,7 +35,7 @@ _cache: dict[str, object] = {}
 @contextlib.contextmanager
 def planted_secrets():
     """The login URL carries a token and a ticket; SIOLAB_REDACT names the ticket."""
-    import harness.cell_clients as runner
+    import harness.lab.cell_clients as runner
 
     old_query, old_env = runner.LOGIN_QUERY, os.environ.get("SIOLAB_REDACT")
     runner.LOGIN_QUERY = {"user": LOGIN_USER, REDACT_ENV: PLANTED_TICKET, "token": PLANTED_TOKEN}
@@ -68,11 +68,11 @@ def catalogue_browser_runs(basetemp: Path) -> dict[str, Path]:
     """scenario name -> run folder holding (at least) every browser cell of that scenario."""
     if "runs" in _cache:
         return _cache["runs"]  # type: ignore[return-value]
-    from harness import cli
-    from harness.scenario import catalogue
-    from harness.scenario import load as load_scenario
+    from harness.entrypoints import cli
+    from harness.lab.scenario import catalogue
+    from harness.lab.scenario import load as load_scenario
 
-    from harness.scenario import ScenarioError
+    from harness.lab.scenario import ScenarioError
 
     runs = {}
     with planted_secrets():
@@ -103,9 +103,9 @@ def healthy_har(root: Path) -> Path:
         return _cache["healthy"]  # type: ignore[return-value]
     from harness.clients.browser import BrowserDriver
     from harness.modes.base import ServerSettings
-    from harness.supervisor import Supervisor
-    from harness.timeline import Timeline
-    from harness.topology import bring_up
+    from harness.core.supervisor import Supervisor
+    from harness.core.timeline import Timeline
+    from harness.lab.topology import bring_up
 
     cell_dir = root / "healthy"
     with Timeline(cell_dir / "timeline.jsonl") as timeline, Supervisor(cell_dir, timeline) as supervisor, \
@@ -157,7 +157,7 @@ def open_in_chromium(path: Path, click: str | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from harness import cli
+    from harness.entrypoints import cli
 
     with planted_secrets():
         sys.exit(cli.main(sys.argv[1:]))

@@ -23,7 +23,7 @@ socketio = pytest.importorskip("socketio")
 from werkzeug.serving import make_server  # noqa: E402
 
 from harness.clients.browser import BrowserCell, BrowserDriver, BrowserError, find_chromium  # noqa: E402
-from harness.timeline import Timeline, select  # noqa: E402
+from harness.core.timeline import Timeline, select  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_JS = REPO / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"

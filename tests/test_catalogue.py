@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness.components import describe_missing, missing
-from harness.scenario import catalogue, load
-from harness.supervisor import port_is_listening
+from harness.lab.scenario import catalogue, load
+from harness.core.supervisor import port_is_listening
 
 from . import lab_runs
 from .conftest import pids_alive, require

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from harness.checks import measure
 from harness.checks.judge import NO_EVIDENCE, REFUTED, SUPPORTED, check_expectations, judge_claims
-from harness.scenario import Cell, Claim, Expectation
-from harness.timeline import Event
+from harness.lab.scenario import Cell, Claim, Expectation
+from harness.core.timeline import Event
 
 OLD, NEW = "oldsid", "newsid"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.checks import measure
-from harness.timeline import Event
+from harness.core.timeline import Event
 
 
 def ev(t, src, kind, **data):

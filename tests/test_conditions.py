@@ -1,6 +1,6 @@
 import pytest
 
-from harness.conditions import ConditionError, parse_condition
+from harness.core.conditions import ConditionError, parse_condition
 
 
 @pytest.mark.parametrize("raw, value, holds", [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import KNOBS, ConfigError, read_config, resolve
+from harness.lab.config import KNOBS, ConfigError, read_config, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
+from harness.entrypoints import cli
 from harness.diagnose import CaptureError, diagnose, import_file, replay_command
 from harness.diagnose.fingerprints import FINGERPRINTS
 from harness.reports import diagnosis as diagnosis_report
-from harness.scenario import catalogue
-from harness.scenario import load as load_scenario
+from harness.lab.scenario import catalogue
+from harness.lab.scenario import load as load_scenario
 
 from . import lab_runs
 from .conftest import require
@@ -341,7 +341,7 @@ def test_a_healthy_lab_session_has_no_known_cause(tmp_path_factory):
 def _found(events) -> dict[str, tuple[str, ...]]:
     from harness.diagnose.fingerprints import match_all
     from harness.diagnose.fingerprints.view import CaptureView
-    from harness.timeline import Event
+    from harness.core.timeline import Event
 
     view = CaptureView([Event(t, "browser", kind, data) for t, kind, data in events])
     return {r.cause.id: r.scenarios for r in match_all(view) if r.found}

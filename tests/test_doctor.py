@@ -1,6 +1,6 @@
 """`siolab doctor` on this machine, and with the browser and nginx hidden from its PATH.
 
-The doctor is run as the user runs it (a subprocess of the venv's Python, `-m harness.cli
+The doctor is run as the user runs it (a subprocess of the venv's Python, `-m harness.entrypoints.cli
 doctor`), so its exit code, its text and its JSON are what is tested. Nothing here skips:
 the doctor must work on the set-up machine, and hiding things is done by the test itself.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.doctor import Catalogue, Needs
+from harness.entrypoints.doctor import Catalogue, Needs
 from tests.conftest import pids_alive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ DOCTOR_TIMEOUT_S = 120
 
 
 def run_doctor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.cli", "doctor", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "harness.entrypoints.cli", "doctor", *args], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=DOCTOR_TIMEOUT_S)
 
 

@@ -548,9 +548,9 @@ def test_timeout_zero_starves_without_closing(echo_proxy):
 
 def test_shared_server_gets_one_proxy_per_cell_and_loses_it_after(proxy_process, echo_server, tmp_path, monkeypatch):
     """TOXIPROXY_URL (docker-compose): cells side by side on one server, nothing left behind."""
-    from harness.supervisor import Supervisor
-    from harness.timeline import Timeline
-    from harness.topology import ProxyFront
+    from harness.core.supervisor import Supervisor
+    from harness.core.timeline import Timeline
+    from harness.lab.topology import ProxyFront
 
     api = proxy_process.api
     monkeypatch.setenv("TOXIPROXY_URL", api.url)

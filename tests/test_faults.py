@@ -8,7 +8,7 @@ import pytest
 from harness.faults import FAULTS, Fault, FaultError, build_fault
 from harness.faults.embedded_toxiproxy import TOXICS
 from harness.faults.network import TOXIC_ATTRIBUTES
-from harness.timeline import Timeline
+from harness.core.timeline import Timeline
 
 
 @dataclass

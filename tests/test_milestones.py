@@ -8,8 +8,7 @@ import pytest
 from harness.checks import measure
 from harness.checks.judge import NO_EVIDENCE, REFUTED, SUPPORTED, check_expectations, judge_claims
 from harness.checks.milestones import Progress, reached
-from harness.scenario import Cell, Claim, Expectation
-from harness.timeline import Event
+from harness.lab.scenario import Cell, Claim, Expectation
 
 from .test_checks import NEW, OLD, ev, incident_timeline
 
@@ -137,8 +136,8 @@ def test_a_claim_counts_only_the_cells_where_its_premise_held():
 
 def test_no_cell_starts_once_interrupted(monkeypatch, tmp_path):
     """An interrupt swallowed inside a cell (a browser context closing catches everything) still stops the run."""
-    from harness import runner
-    from harness.scenario import load
+    from harness.lab import runner
+    from harness.lab.scenario import load
 
     scenario = load("placeholder-settings")
     started = []

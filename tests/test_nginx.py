@@ -17,10 +17,10 @@ from harness.components.front import FrontError, FrontSpec
 from harness.components.nginx import Nginx, NginxConfig, NginxConfigError
 from harness.components.redis_server import RedisServer, ping
 from harness.modes.base import ServerSettings
-from harness.scenario import ScenarioError, load
-from harness.supervisor import Supervisor, port_is_listening
-from harness.timeline import Timeline
-from harness.topology import bring_up, handshake_ok
+from harness.lab.scenario import ScenarioError, load
+from harness.core.supervisor import Supervisor, port_is_listening
+from harness.core.timeline import Timeline
+from harness.lab.topology import bring_up, handshake_ok
 
 from .conftest import pids_alive, require
 
@@ -192,7 +192,7 @@ def test_multiworker_answers_invalid_session_from_the_other_worker(tmp_path):
 
 
 def _ev(t, src, kind, **data):
-    from harness.timeline import Event
+    from harness.core.timeline import Event
     return Event(t, src, kind, data)
 
 
@@ -263,7 +263,7 @@ def _front_scenario(tmp_path):
 
 
 def test_missing_nginx_skips_its_cells_locally_with_the_reason(tmp_path, monkeypatch, nginx_absent):
-    from harness.runner import skipped_cells
+    from harness.lab.runner import skipped_cells
 
     monkeypatch.delenv("CI", raising=False)
     s = _front_scenario(tmp_path)
@@ -271,7 +271,7 @@ def test_missing_nginx_skips_its_cells_locally_with_the_reason(tmp_path, monkeyp
 
 
 def test_missing_nginx_fails_its_cells_under_ci(tmp_path, monkeypatch, nginx_absent):
-    from harness.runner import run_cell, skipped_cells
+    from harness.lab.runner import run_cell, skipped_cells
 
     monkeypatch.setenv("CI", "true")
     s = _front_scenario(tmp_path)
@@ -281,7 +281,7 @@ def test_missing_nginx_fails_its_cells_under_ci(tmp_path, monkeypatch, nginx_abs
 
 
 def test_cli_prints_the_skip_and_runs_the_rest(tmp_path, monkeypatch, nginx_absent, capsys):
-    from harness import cli
+    from harness.entrypoints import cli
 
     monkeypatch.delenv("CI", raising=False)
     _front_scenario(tmp_path)

@@ -265,8 +265,8 @@ def test_bad_targets_are_bad_input(shop: Path, args: list[str], message: str):
 
 
 def test_modes_that_cannot_host_are_left_out_with_the_reason():
-    from harness.scenario import load
-    from harness.targets import Target
+    from harness.lab.scenario import load
+    from harness.lab.targets import Target
 
     wsgi = Target(app="shop.app:app", page="/", app_kind="flask-socketio", family="wsgi")
     kept, skipped = wsgi.cells(load("stale-sid-every-mode").cells)
@@ -301,7 +301,7 @@ def test_two_scenarios_through_the_pytest_plugin(pytester: pytest.Pytester, shop
 
 
 def test_where_the_browser_cells_go(shop: Path):
-    from harness.targets import Target, page_path
+    from harness.lab.targets import Target, page_path
 
     (shop / "page.html").write_text("<!doctype html><script src='https://cdn.socket.io/4.8.1/socket.io.min.js'></script>")
     assert page_path(Target(app="shop.app:app", app_path=shop)) == "/__siolab/layout"      # the reference page on yours

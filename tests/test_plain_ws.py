@@ -7,9 +7,9 @@ import asyncio
 import aiohttp
 
 from harness.modes import ServerSettings, get_mode
-from harness.supervisor import Supervisor
-from harness.timeline import Timeline
-from harness.topology import Server
+from harness.core.supervisor import Supervisor
+from harness.core.timeline import Timeline
+from harness.lab.topology import Server
 
 
 async def _ws(base: str, session: str):

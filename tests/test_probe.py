@@ -6,9 +6,9 @@ import time
 
 from harness.clients import probe
 from harness.modes import ServerSettings, get_mode
-from harness.supervisor import Supervisor
-from harness.timeline import Timeline
-from harness.topology import Server
+from harness.core.supervisor import Supervisor
+from harness.core.timeline import Timeline
+from harness.lab.topology import Server
 
 
 def test_session_post_uses_its_own_handshake_sid_and_checks_after_each(tmp_path):

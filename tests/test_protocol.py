@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.protocol import describe_packet, is_engineio, is_engineio_url, is_handshake, split_payload
+from harness.core.protocol import describe_packet, is_engineio, is_engineio_url, is_handshake, split_payload
 
 
 @pytest.mark.parametrize("url, expected", [

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.pytest_plugin import assert_verdict
-from harness.timeline import Event
+from harness.entrypoints.pytest_plugin import assert_verdict
+from harness.core.timeline import Event
 from tests.conftest import pids_alive, require
 
 pytest_plugins = ["pytester"]

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import redaction
-from harness import report as report_shim
+from harness.core import redaction
 from harness.reports import build, build_all, judge_run, write_index
 
 from . import lab_runs
@@ -59,7 +58,7 @@ def test_the_fields_checks_need_are_never_redacted(monkeypatch):
 
 
 def test_timeline_redacts_every_event(tmp_path, monkeypatch):
-    from harness.timeline import Timeline, load
+    from harness.core.timeline import Timeline, load
 
     monkeypatch.setenv("SIOLAB_REDACT", "sso_ticket")
     with Timeline(tmp_path / "t.jsonl") as tl:
@@ -146,13 +145,6 @@ def test_junit_has_one_case_per_cell_and_expectation_and_failures_say_measured_v
     assert sample.get("message").startswith("expected stale_sid_400 >= 99, measured ")
     assert "planted to fail" in sample.text
     assert root.get("failures") == str(len(failures))
-
-
-def test_the_old_import_path_still_works(runs):
-    run_dir = runs["stale-sid-after-restart"]
-    r = report_shim.judge_run(run_dir)
-    assert isinstance(r, report_shim.RunReport) and report_shim._fmt(1.5) == "1.50"
-    assert judge_run(run_dir).ok == r.ok
 
 
 def test_html_is_self_contained_and_clean_in_chromium(runs):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import ScenarioError, catalogue, load
+from harness.lab.scenario import ScenarioError, catalogue, load
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ PROFILES = textwrap.dedent("""\
 
 def test_client_profiles_pick_build_origin_and_path(tmp_path):
     from harness.modes.base import ServerSettings
-    from harness.cell_clients import BrowserClient
+    from harness.lab.cell_clients import BrowserClient
 
     s = load(write(tmp_path, PROFILES))
     cell = s.cells[0]
@@ -154,7 +154,7 @@ def test_client_profile_errors_name_file_line_field(tmp_path, old, new, field, r
 def test_root_cause_fix_and_prevention_are_text(tmp_path):
     import yaml as _yaml
 
-    from harness.scenario import ScenarioError, load
+    from harness.lab.scenario import ScenarioError, load
 
     raw = _yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "stale-sid-after-restart.yaml").read_text())
     raw["root_cause"] = "the close packet"

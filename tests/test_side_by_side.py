@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from harness.modes import get_mode
 from harness.modes.base import ServerSettings
-from harness.supervisor import Supervisor
-from harness.timeline import Timeline
-from harness.topology import Server
+from harness.core.supervisor import Supervisor
+from harness.core.timeline import Timeline
+from harness.lab.topology import Server
 
 
 def test_a_reloader_restart_reloads_only_its_own_server(tmp_path):

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
+from harness.entrypoints import cli
 from harness.checks import measure
 from harness.checks.storm import curve, peak_window
 from harness.reports import curve as curve_report
 from harness.reports import html, judge_run, markdown, svg
-from harness.scenario import SCENARIO_DIR, ScenarioError
-from harness.scenario import load as load_scenario
-from harness.timeline import Event
+from harness.lab.scenario import SCENARIO_DIR, ScenarioError
+from harness.lab.scenario import load as load_scenario
+from harness.core.timeline import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,9 +178,9 @@ def test_driver_against_a_real_server(tmp_path):
     closing stops the loop and leaves no client connected."""
     from harness.clients.storm import StormDriver
     from harness.modes.base import ServerSettings
-    from harness.supervisor import Supervisor
-    from harness.timeline import Timeline
-    from harness.topology import bring_up
+    from harness.core.supervisor import Supervisor
+    from harness.core.timeline import Timeline
+    from harness.lab.topology import bring_up
 
     with Timeline(tmp_path / "timeline.jsonl") as timeline, Supervisor(tmp_path, timeline) as sup:
         topology = bring_up(sup, timeline, "aiohttp", ServerSettings(ping_interval=5, ping_timeout=5), with_proxy=False)
@@ -202,8 +202,8 @@ def test_driver_against_a_real_server(tmp_path):
 def test_wait_for_polls_only_new_events():
     import threading
 
-    from harness.runner import _wait_for
-    from harness.timeline import Timeline
+    from harness.lab.runner import _wait_for
+    from harness.core.timeline import Timeline
 
     tl = Timeline()
     for i in range(3):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from harness.modes.base import ServerSettings, server_env
-from harness.scenario import ScenarioError, load
+from harness.lab.scenario import ScenarioError, load
 from servers.reference_app.settings import FLASK_ASYNC_MODES, SettingsError, from_env
 
 from .test_scenario import GOOD, write

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.supervisor import StartupError, Supervisor, free_port, port_is_listening
-from harness.timeline import Timeline, load
+from harness.core.supervisor import StartupError, Supervisor, free_port, port_is_listening
+from harness.core.timeline import Timeline, load
 
 from .conftest import pids_alive
 
@@ -33,14 +33,14 @@ FAMILY = textwrap.dedent("""
 DRIVER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
-    from harness.supervisor import Supervisor, TerminationAsInterrupt
-    from harness.timeline import Timeline
+    from harness.core.supervisor import Supervisor, TerminationAsInterrupt
+    from harness.core.timeline import Timeline
     run_dir, ports, mode = Path(sys.argv[1]), [int(p) for p in sys.argv[2:6]], sys.argv[6]
     family = sys.argv[7]
     with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as tl, Supervisor(run_dir, tl) as sup:
         procs = [sup.start("one", [sys.executable, "-c", family, str(ports[0]), str(ports[1])]),
                  sup.start("two", [sys.executable, "-c", family, str(ports[2]), str(ports[3])])]
-        from harness.supervisor import port_is_listening
+        from harness.core.supervisor import port_is_listening
         while not all(port_is_listening(p) for p in ports):
             time.sleep(0.05)
         print(json.dumps([p.pid for p in procs]), flush=True)

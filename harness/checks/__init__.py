@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..timeline import Event
+from ..core.timeline import Event
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ..timeline import Event
+from ..core.timeline import Event
 
-from ..protocol import describe_packet, is_engineio  # noqa: F401  (describe_packet: the checks' vocabulary)
+from ..core.protocol import is_engineio
 
 CLIENT_SOURCES = ("browser", "pyclient")
 

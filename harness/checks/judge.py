@@ -10,11 +10,13 @@ is what makes the catalogue a regression suite.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..conditions import parse_condition
-from ..scenario import Cell, Claim, Expectation
+from ..core.conditions import parse_condition
 from . import Finding
+
+if TYPE_CHECKING:    # the scenario's data, as the lab loads it; judging never imports the lab
+    from ..lab.scenario import Cell, Claim, Expectation
 
 SUPPORTED, REFUTED, NO_EVIDENCE = "supported", "refuted", "no evidence"
 

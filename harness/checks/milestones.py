@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..timeline import Event
+from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
 
 

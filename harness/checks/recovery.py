@@ -1,7 +1,7 @@
 """Recovery: how the client noticed the fault, and when and how it got a new session."""
 from __future__ import annotations
 
-from ..protocol import is_handshake
+from ..core.protocol import is_handshake
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from . import Finding, metric
-from .cell_view import CLIENT_SOURCES, CellView, describe_packet
+from ..core.protocol import describe_packet
+from .cell_view import CLIENT_SOURCES, CellView
 
 
 def _old_sid_requests(v: CellView):

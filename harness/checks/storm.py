@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..timeline import Event
+from ..core.timeline import Event
 from . import Finding, metric
 from .cell_view import CellView
 

@@ -12,7 +12,7 @@ What a cell records (src `browser`, vocabulary in docs/timeline.md): `http.reque
 `console`, `page.error`, and whatever the page reports through
 `window.__siolabReport(kind, data)` (kinds `sio.*`, `singleton.*`, `app.*`).
 No headers or cookies go into the timeline, and the HAR and trace are scrubbed when the
-cell closes (cookies, secret headers, secret query values: harness/redaction.py).
+cell closes (cookies, secret headers, secret query values: harness/core/redaction.py).
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Request, Response, WebSocket, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from .. import redaction
-from ..protocol import is_engineio_url
-from ..timeline import Timeline
+from ..core import redaction
+from ..core.protocol import is_engineio_url
+from ..core.timeline import Timeline
 from . import page_instrument
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..core.paths import NODE_MODULES, REPO_ROOT
 CLIENT_FILES = ("socket.io.min.js", "socket.io.js", "socket.io.esm.min.js", "socket.io.msgpack.min.js")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 PAGE_PREFIX = "/__siolab/page/"
@@ -96,7 +96,7 @@ IO_WRAPPER = r"""
 
 def node_modules() -> Path:
     raw = os.environ.get("SIOLAB_NODE_MODULES", "").strip()
-    return Path(raw).expanduser() if raw else REPO_ROOT / "node_modules"
+    return Path(raw).expanduser() if raw else NODE_MODULES
 
 
 def is_loopback(url: str) -> bool:

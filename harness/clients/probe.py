@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..timeline import Timeline
+from ..core.timeline import Timeline
 from .pyclient import RecordingSession
 
 HANDSHAKE_QUERY = "EIO=4&transport=polling"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import socketio
 
-from ..timeline import Timeline
+from ..core.timeline import Timeline
 
 BODY_LIMIT = 2000
 

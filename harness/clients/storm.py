@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from ..timeline import Timeline
+from ..core.timeline import Timeline
 from .pyclient import sio_query
 
 SRC = "pyclient"

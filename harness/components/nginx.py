@@ -18,12 +18,13 @@ from pathlib import Path
 
 import requests
 
-from ..supervisor import Managed, Supervisor, free_port
-from ..timeline import Timeline
+from ..core.paths import SERVERS_DIR
+from ..core.supervisor import Managed, Supervisor, free_port
+from ..core.timeline import Timeline
 from . import COMPONENTS
 
 HOST = "127.0.0.1"
-TEMPLATES = Path(__file__).resolve().parents[2] / "servers" / "nginx"
+TEMPLATES = SERVERS_DIR / "nginx"
 BALANCES = {"round-robin": "balance-round-robin.conf", "ip_hash": "balance-ip-hash.conf"}
 WEBSOCKET = {"pass": "websocket-pass.conf", "drop": "websocket-drop.conf"}
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -8,8 +8,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from ..supervisor import Managed, Supervisor, free_port
-from ..timeline import Timeline
+from ..core.supervisor import Managed, Supervisor, free_port
+from ..core.timeline import Timeline
 from . import COMPONENTS
 
 HOST = "127.0.0.1"

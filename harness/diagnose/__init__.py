@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checks import Finding, measure
-from ..scenario import ScenarioError
-from ..scenario import load as load_scenario
-from ..timeline import Event
+from ..lab.scenario import ScenarioError
+from ..lab.scenario import load as load_scenario
+from ..core.timeline import Event
 from . import assemble, console, formats, har, server_log
 from .capture import CaptureError
 from .fingerprints import LIKELY, POSSIBLE, RULED_OUT, Result, match_all

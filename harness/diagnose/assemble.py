@@ -12,8 +12,8 @@ import statistics
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
-from ..redaction import current as redactor
-from ..timeline import Event
+from ..core.redaction import current as redactor
+from ..core.timeline import Event
 from . import packets
 from .imported import ORDER, UTC, Imported
 

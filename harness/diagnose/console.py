@@ -17,7 +17,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..timeline import Event
+from ..core.timeline import Event
 from .capture import CaptureError, lines
 from .imported import NAIVE, ORDER, UTC, Imported, engineio_fields, is_engineio
 

@@ -5,7 +5,7 @@ import json
 import re
 from pathlib import Path
 
-from .. import timeline as tl
+from ..core import timeline as tl
 from .capture import CaptureError, head_text, is_binary
 from .imported import ORDER, Imported
 

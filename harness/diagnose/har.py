@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
-from ..timeline import Event
+from ..core.timeline import Event
 from .capture import CaptureError, chunks
 from .imported import BODY_LIMIT, UTC, Imported, engineio_fields, is_engineio
 

@@ -1,14 +1,14 @@
 """What an importer hands on: the events of one file, on that file's own clock."""
 from __future__ import annotations
 
-from ..protocol import is_engineio_url
+from ..core.protocol import is_engineio_url
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..timeline import Event
+from ..core.timeline import Event
 
 BODY_LIMIT = 2000
 UTC, NAIVE, ORDER = "utc", "naive", "order"   # absolute time; local time of an unknown zone; line order only
@@ -43,5 +43,5 @@ def engineio_fields(url: str) -> dict[str, Any]:
 
 
 def is_engineio(url: str) -> bool:
-    """A Socket.IO / Engine.IO request, on the default path or a custom one (harness/protocol.py)."""
+    """A Socket.IO / Engine.IO request, on the default path or a custom one (harness/core/protocol.py)."""
     return is_engineio_url(url)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from ..protocol import split_payload  # noqa: F401  (fingerprints import it from here too)
-from ..timeline import Event
+from ..core.protocol import split_payload  # noqa: F401  (fingerprints import it from here too)
+from ..core.timeline import Event
 
 ABORTED = ("ERR_ABORTED", "NS_BINDING_ABORTED", "canceled", "cancelled")
 

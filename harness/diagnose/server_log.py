@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..timeline import Event
+from ..core.timeline import Event
 from .capture import CaptureError, lines
 from .imported import NAIVE, ORDER, UTC, Imported, engineio_fields
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ..core.paths import REPO_ROOT, SERVERS_DIR
 
 # The app's own settings (servers/reference_app/settings.py); the harness decides them.
 APP_SETTING_VARS = (
@@ -134,7 +134,7 @@ class Mode:
 
 
 
-ABSENT_MODULES_DIR = REPO_ROOT / "servers" / "absent_modules"
+ABSENT_MODULES_DIR = SERVERS_DIR / "absent_modules"
 
 
 def with_absent_modules(spec: LaunchSpec, modules: str) -> LaunchSpec:

@@ -13,7 +13,7 @@
 Shared by them: `rca.py` (the RCA's content as data), `sequence.py` (the decisive seconds as
 messages, and as Mermaid), `svg.py` (the HTML's drawings), `wording.py` (figures and events in words).
 
-Every file written passes through `harness.redaction` once more on the way out.
+Every file written passes through `harness.core.redaction` once more on the way out.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import redaction
+from ..core import redaction
 from . import html, json_report, junit, markdown, rca
 from .index import run_dirs_under, write_index
 from .model import CellReport, RunReport, judge_run
@@ -61,10 +61,8 @@ def build_all(root: Path) -> list[RunReport]:
     return reports
 
 
-# The names callers used from harness/report.py.
 render_markdown = markdown.render
 to_json = json_report.to_json
-_fmt = fmt
 
 __all__ = ["CellReport", "ReportFiles", "RunReport", "build", "build_all", "judge_run", "write", "write_index",
            "render_markdown", "to_json", "fmt"]

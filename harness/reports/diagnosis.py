@@ -8,8 +8,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .. import redaction
-from ..scenario import Cell
+from ..core import redaction
+from ..lab.scenario import Cell
 from . import sequence, svg
 from .html import CSP, STYLE, inline
 from .model import CellReport

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..timeline import Event
+from ..core.timeline import Event
 from . import rca as rca_mod
 from .model import RunReport
 

@@ -149,7 +149,7 @@ def render(r: RunReport, story: rca_mod.Rca | None = None) -> str:
              f"· verdict: **{'PASS' if r.ok else 'FAIL'}** · also as [HTML](report.html), [JSON](report.json), "
              "[JUnit XML](report.junit.xml)", ""]
     target = r.meta.get("target")
-    if target:   # harness/targets.py: the run was against an app of yours
+    if target:   # harness/lab/targets.py: the run was against an app of yours
         what = f"`{target['app']}` ({target.get('app_kind')})" if target.get("app") else f"`{target.get('cmd')}`"
         lines += [f"Against your app: {what}, page `{target.get('page') or 'the reference layout page'}`"
                   f"{', set-up hook `' + target['hook'] + '`' if target.get('hook') else ''}; "

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import timeline as tl
+from ..core import timeline as tl
 from ..checks import Finding, measure
 from ..checks.cell_view import CLIENT_SOURCES, CellView
 from ..checks.judge import CheckResult, ClaimVerdict, check_expectations, judge_claims
-from ..scenario import Cell, Scenario, ScenarioError
-from ..scenario import load as load_scenario
+from ..lab.scenario import Cell, Scenario, ScenarioError
+from ..lab.scenario import load as load_scenario
 from .wording import is_socketio
 
 ARTIFACT_PATTERNS = ("timeline.jsonl", "browser.har", "trace.zip", "logs/*.log")
@@ -147,7 +147,7 @@ def judge_run(run_dir: Path) -> RunReport:
                                 CellView(events).t_fault, events, _artifacts(run_dir, cell_dir), _kind(scenario, cell),
                                 entry.get("error_kind")))
     claims = judge_claims([(c.cell, c.findings) for c in cells if c.judged], scenario.claims, scenario.cells)
-    if meta.get("target"):   # your app (harness/targets.py): reported, never compared with the record
+    if meta.get("target"):   # your app (harness/lab/targets.py): reported, never compared with the record
         for v in claims:
             v.your_app = True
     return RunReport(run_dir, scenario, meta, cells, claims)

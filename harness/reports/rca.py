@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks.judge import NO_EVIDENCE, REFUTED, SUPPORTED, ClaimVerdict
-from ..timeline import Event
+from ..core.timeline import Event
 from .model import CellReport, RunReport
 from .wording import event_line, fmt, is_socketio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..protocol import describe_packet
+from ..core.protocol import describe_packet
 from .model import CellReport
 from .rca import decisive_events
 from .wording import request_name

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..protocol import describe_packet, is_engineio
-from ..timeline import Event
+from ..core.protocol import describe_packet, is_engineio
+from ..core.timeline import Event
 
 
 def fmt(value: Any, limit: int = 80) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ...timeline import Event
+from ...core.timeline import Event
 from .view import CaptureView
 
 LIKELY, POSSIBLE, RULED_OUT, NO_EVIDENCE = "likely", "possible", "ruled out", "no evidence"

@@ -1,7 +1,7 @@
 """Small readings shared by several fingerprints."""
 from __future__ import annotations
 
-from ...timeline import Event
+from ...core.timeline import Event
 from .view import CaptureView, FailurePoint, Session
 
 RESET_ERRORS = ("ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE", "NS_ERROR_NET_RESET", "NS_ERROR_NET_INTERRUPT",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ...timeline import Event
-from ...protocol import is_engineio, split_payload
+from ...core.timeline import Event
+from ...core.protocol import is_engineio, split_payload
 from ..packets import ABORTED
 
 CLIENT_SOURCES = ("browser", "pyclient")

@@ -4,7 +4,7 @@ The runner only drives and records. It writes, per run folder:
     scenario.yaml            the scenario as it was run
     run.json                 cells, their params, durations, errors, versions
     cells/<id>/timeline.jsonl, logs/, browser.har, trace.zip
-Judging and reporting read that folder afterwards (`harness.report`).
+Judging and reporting read that folder afterwards (`harness.reports`).
 """
 from __future__ import annotations
 
@@ -20,20 +20,19 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .cell_clients import cell_client
-from .checks.milestones import Progress, reached
-from .clients import probe
-from .components import MissingComponent, describe_missing, missing
-from .faults.registry import build_fault
-from .redaction import redact_text
-from .modes.base import ServerSettings
+from ..checks.milestones import Progress, reached
+from ..clients import probe
+from ..components import MissingComponent, describe_missing, missing
+from ..faults.registry import build_fault
+from ..core.paths import RUNS_DIR
+from ..core.redaction import redact_text
+from ..modes.base import ServerSettings
 from .scenario import Cell, Scenario
-from .supervisor import INTERRUPTED, StartupError, Supervisor
-from .timeline import Timeline
+from ..core.supervisor import INTERRUPTED, StartupError, Supervisor
+from ..core.timeline import Timeline
 from .topology import HOST, Topology, bring_up
-from .versions import versions
+from ..core.versions import versions
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-RUNS_DIR = REPO_ROOT / "reports" / "runs"
 
 
 # Set on Ctrl-C (and SIGTERM) and never cleared: each cell stops at its next step or wait, and
@@ -74,7 +73,7 @@ def server_settings(scenario: Scenario) -> ServerSettings:
 def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSettings, stack: ExitStack,
                      transport: str) -> None:
     """A bystander client on each app instance, straight to its port: src `witness`, labelled with the instance."""
-    from .clients.pyclient import PythonClient
+    from ..clients.pyclient import PythonClient
 
     for i, server in enumerate(topology.servers):
         witness = PythonClient(timeline, f"http://{HOST}:{server.port}", transports=[transport], src="witness",
@@ -84,11 +83,12 @@ def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSet
         witness.connect()
 
 
-def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None, cell: Cell) -> bool:
+def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None,
+              cell: Cell | None = None) -> bool:
     """Until the event (or the milestone, `until:`) is recorded, or `timeout` runs out (False)."""
     deadline = time.monotonic() + float(args.get("timeout", 10))
     if "until" in args:
-        progress = Progress(transport=cell.params.get("transport", "default"), t_fault=t_fault)
+        progress = Progress(transport=cell.params.get("transport", "default") if cell else "default", t_fault=t_fault)
         while time.monotonic() < deadline:
             if reached(args["until"], timeline.events, progress):
                 return True
@@ -190,7 +190,7 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target
 
 def skipped_cells(scenario: Scenario, cells: list[Cell]) -> dict[str, str]:
     """Cell id -> why it cannot run here (a component missing); empty under CI=true, where they run and fail."""
-    from .components import in_ci
+    from ..components import in_ci
 
     if in_ci():
         return {}
@@ -246,7 +246,7 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
     with ExitStack() as stack:
         browser = None
         if needs_browser:
-            from .clients.browser import BrowserDriver
+            from ..clients.browser import BrowserDriver
 
             mark = time.monotonic()
             browser = stack.enter_context(BrowserDriver())

@@ -4,11 +4,10 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-from pathlib import Path
 
 PACKAGES = ("python-socketio", "python-engineio", "flask-socketio", "flask", "werkzeug", "gunicorn",
             "gevent", "eventlet", "simple-websocket", "aiohttp", "playwright")
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+from .paths import NODE_MODULES
 
 
 def versions() -> dict[str, str]:

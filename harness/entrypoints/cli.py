@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 
-from . import report as report_mod
-from .config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help
-from .config import resolve as resolve_knobs
-from .scenario import ScenarioError, catalogue
-from .scenario import load as load_scenario
-from .reports.wording import against_record
+from .. import reports as report_mod
+from ..core.paths import RUNS_DIR
+from ..lab.config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help
+from ..lab.config import resolve as resolve_knobs
+from ..lab.scenario import ScenarioError, catalogue
+from ..lab.scenario import load as load_scenario
+from ..reports.wording import against_record
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -30,9 +30,11 @@ def _csv(value: str | None) -> list[str] | None:
 
 
 def cmd_run(args) -> int:
-    from .runner import Planned, new_run_dir, run_plan, skipped_cells
-    from .targets import TargetError
-    from .targets import resolve as resolve_target
+    from ..lab.plan import PlanError, check_filters
+    from ..lab.plan import plan as plan_cells
+    from ..lab.runner import new_run_dir, run_plan
+    from ..lab.targets import TargetError
+    from ..lab.targets import resolve as resolve_target
 
     knobs = resolve_knobs({k.name: getattr(args, k.name) for k in KNOBS}, config=args.config)
     for k in KNOBS:
@@ -50,33 +52,17 @@ def cmd_run(args) -> int:
         _override_storm_clients(scenarios, args.clients, strict=not args.all)
     filters = {"mode": _csv(args.mode), "client": _csv(args.client), "fault": _csv(args.fault),
                "transport": _csv(args.transport), "singleton": _csv(args.singleton)}
-    if not args.all:
-        for axis, values in filters.items():
-            known = {c.params.get(axis) for c in scenarios[0].cells}
-            for v in values or []:
-                if v not in known:
-                    raise BadInput(f"--{axis} {v}: not in the matrix of {scenarios[0].name} "
-                                   f"(has: {', '.join(sorted(k for k in known if k)) or 'none'})")
-    if args.all:
-        base = Path(args.out) if args.out else new_run_dir("all")
-        plan = [Planned(s, s.select(**filters), base / s.name) for s in scenarios]
-    else:
-        plan = [Planned(scenarios[0], scenarios[0].select(**filters),
-                        Path(args.out) if args.out else new_run_dir(scenarios[0].name))]
-    plan = [p for p in plan if p.cells]
-    if not plan:
-        raise BadInput("no cell matches the given filters")
-    if not target.is_reference or target.page:
-        plan = _fit_target(plan, target, explicit_modes=bool(filters["mode"]))
-        if not any(p.cells for p in plan):
-            raise BadInput("no cell of the selection can run against this target (the reasons above)")
-    for p in plan if not target.cmd else []:   # --cmd: what the command needs is its own business
-        # Locally, a cell whose nginx/Redis/Node is missing is skipped with the reason (CI=true runs it: it fails).
-        skipped = skipped_cells(p.scenario, p.cells)
-        for cell_id, reason in skipped.items():
-            print(f"siolab: skipping {p.scenario.name} {cell_id}: {reason}", file=sys.stderr)
-        p.cells = [c for c in p.cells if c.id not in skipped]
-    plan = [p for p in plan if p.cells]
+    base = (Path(args.out) if args.out else new_run_dir("all")) if args.all else None
+    try:
+        if not args.all:
+            check_filters(scenarios[0], filters)
+        plan, notes = plan_cells(scenarios, filters, target,
+                                 run_dir_for=lambda s: base / s.name if base else
+                                 Path(args.out) if args.out else new_run_dir(s.name))
+    except PlanError as exc:
+        raise BadInput(str(exc)) from None
+    for note in notes:
+        print(f"siolab: {note}", file=sys.stderr)
     if not plan:
         print("siolab: nothing to run: every cell needs a missing component", file=sys.stderr)
         return EXIT_OK
@@ -110,20 +96,6 @@ def _override_storm_clients(scenarios: list, n: int, *, strict: bool) -> None:
             spec["clients"] = n
 
 
-def _fit_target(plan: list, target, *, explicit_modes: bool) -> list:
-    """The cells as they run against your app (harness/targets.py); the left-out ones said on stderr."""
-    for p in plan:
-        cells, skipped = target.cells(p.cells)
-        reasons = sorted({why for _, why in skipped})
-        if skipped and explicit_modes:
-            raise BadInput("; ".join(reasons))
-        for why in reasons:
-            n = sum(1 for _, w in skipped if w == why)
-            print(f"siolab: {p.scenario.name}: {n} cell(s) left out: {why}", file=sys.stderr)
-        p.cells = cells
-    return plan
-
-
 def print_claims(results: list) -> None:
     """The catalogue's hypothesis board: every claim and its verdict."""
     print("\nclaims")
@@ -135,7 +107,7 @@ def print_claims(results: list) -> None:
 
 def print_summary(r: report_mod.RunReport) -> None:
     print()
-    from .reports.curve import text as curve_text
+    from ..reports.curve import text as curve_text
 
     for line in curve_text(r):
         print(line)
@@ -147,7 +119,7 @@ def print_summary(r: report_mod.RunReport) -> None:
             failed = [x for x in c.checks if not x.ok]
             unmet = list(dict.fromkeys(x.premise_failed for x in c.checks if x.premise_failed))
             status = "ok" if not failed else "FAIL   " + "; ".join(
-                f"{x.metric} {x.condition} (got {report_mod._fmt(x.value)})" for x in failed)
+                f"{x.metric} {x.condition} (got {report_mod.fmt(x.value)})" for x in failed)
             if unmet:
                 status += "   (not judged where its premise did not hold: " + "; ".join(unmet) + ")"
         print(f"  {c.cell.id:<{width}}  {status}")
@@ -174,17 +146,17 @@ def cmd_list(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .modes import get_mode
-    from .modes.base import ServerSettings
-    from .supervisor import Supervisor, TerminationAsInterrupt
-    from .timeline import Timeline
-    from .topology import Server
+    from ..modes import get_mode
+    from ..modes.base import ServerSettings
+    from ..core.supervisor import Supervisor, TerminationAsInterrupt
+    from ..core.timeline import Timeline
+    from ..lab.topology import Server
 
     try:
         mode = get_mode(args.mode)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    run_dir = Path(args.out) if args.out else Path("reports/runs") / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(args.out) if args.out else RUNS_DIR / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
                               extra_env={"SIOLAB_MESSAGE_QUEUE": args.message_queue} if args.message_queue else {})
     with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:
@@ -210,14 +182,14 @@ def cmd_doctor(args) -> int:
 
 def cmd_diagnose(args) -> int:
     """Import captures (HAR, console copy, server logs), judge them, write the diagnosis; 0 with a result."""
-    from .diagnose import CaptureError, diagnose
-    from .reports import diagnosis as diagnosis_report
+    from ..diagnose import CaptureError, diagnose
+    from ..reports import diagnosis as diagnosis_report
 
     try:
         result = diagnose(args.files)
     except CaptureError as exc:
         raise BadInput(str(exc)) from None
-    out = Path(args.out) if args.out else Path(__file__).resolve().parent.parent / "reports" / "runs" / \
+    out = Path(args.out) if args.out else RUNS_DIR / \
         f"{time.strftime('%Y%m%d-%H%M%S')}-diagnose"
     try:
         paths = diagnosis_report.write(result, out)
@@ -278,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            from .supervisor import TerminationAsInterrupt
+            from ..core.supervisor import TerminationAsInterrupt
 
             with TerminationAsInterrupt():
                 return args.func(args)

@@ -45,13 +45,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # the harness is imported lazily: this module loads in every pytest run
-    from .checks import Finding
-    from .clients.browser import BrowserCell, BrowserDriver
-    from .clients.pyclient import PythonClient
-    from .faults.registry import Fault
-    from .supervisor import Supervisor
-    from .timeline import Event, Timeline
-    from .topology import ProxyFront, Server, Topology
+    from ..checks import Finding
+    from ..clients.browser import BrowserCell, BrowserDriver
+    from ..clients.pyclient import PythonClient
+    from ..faults.registry import Fault
+    from ..core.supervisor import Supervisor
+    from ..core.timeline import Event, Timeline
+    from ..lab.topology import ProxyFront, Server, Topology
 
 RUN_DIR_KEY = pytest.StashKey[Path]()
 TARGET_KNOBS = ("app", "cmd", "app_path", "page", "hook")
@@ -82,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--siolab-runs", metavar="DIR", default=None,
                     help="keep every test's siolab run folder under DIR (default: under pytest's tmp_path; "
                          "environment: SIOLAB_RUNS_DIR)")
-    from .config import BY_NAME, CONFIG_ENV, CONFIG_NAME, knob_help
+    from ..lab.config import BY_NAME, CONFIG_ENV, CONFIG_NAME, knob_help
 
     group.addoption("--siolab-config", metavar="PATH", default=None,
                     help=f"the knobs' file for siolab_scenario (default: {CONFIG_NAME} in the rootdir) [env: {CONFIG_ENV}]")
@@ -125,7 +125,7 @@ class _Lab:
         return self.proxies.get(id(server), server)
 
     def topology(self, target, who: str) -> "Topology":
-        from .topology import ProxyFront, Server, Topology
+        from ..lab.topology import ProxyFront, Server, Topology
 
         target = self.last_server(who) if target is None else target
         if isinstance(target, Topology):
@@ -142,7 +142,7 @@ class _Lab:
 
 def base_url(target: Any) -> str:
     """The URL a client dials for a Server, a ProxyFront, a Topology or a URL."""
-    from .topology import HOST, ProxyFront, Server, Topology
+    from ..lab.topology import HOST, ProxyFront, Server, Topology
 
     if isinstance(target, str):
         return target.rstrip("/")
@@ -180,7 +180,7 @@ def siolab_run_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def siolab_timeline(request: pytest.FixtureRequest, siolab_run_dir: Path):
-    from .timeline import Timeline
+    from ..core.timeline import Timeline
 
     with Timeline(siolab_run_dir / "timeline.jsonl") as timeline:
         timeline.record("harness", "cell.start", {"cell": request.node.nodeid})
@@ -192,7 +192,7 @@ def siolab_timeline(request: pytest.FixtureRequest, siolab_run_dir: Path):
 
 @pytest.fixture
 def siolab_supervisor(siolab_run_dir: Path, siolab_timeline: "Timeline"):
-    from .supervisor import Supervisor
+    from ..core.supervisor import Supervisor
 
     with Supervisor(siolab_run_dir, siolab_timeline) as supervisor:
         yield supervisor
@@ -209,9 +209,9 @@ def siolab_server(siolab_supervisor: "Supervisor", siolab_timeline: "Timeline", 
     an Engine.IO handshake answers. `mode` is a name (harness.modes) or a `Mode` object."""
     from dataclasses import fields
 
-    from .modes import get_mode
-    from .modes.base import Mode, ServerSettings
-    from .topology import Server
+    from ..modes import get_mode
+    from ..modes.base import Mode, ServerSettings
+    from ..lab.topology import Server
 
     def start(mode: "str | Mode" = "gevent", *, port: int | None = None, timeout: float = 20.0,
               **settings: Any) -> Server:
@@ -240,7 +240,7 @@ def siolab_proxy(siolab_supervisor: "Supervisor", siolab_timeline: "Timeline", s
     The returned `ProxyFront` has `.listen_port` and `.proxy` (add_toxic, remove_toxic,
     toxics, disable/enable, `with .proxy.down(): ...`). The proxy server is TOXIPROXY_URL's,
     toxiproxy-server on PATH, or the embedded one."""
-    from .topology import ProxyFront
+    from ..lab.topology import ProxyFront
 
     made: list[ProxyFront] = []
 
@@ -267,7 +267,7 @@ def siolab_pyclient(siolab_timeline: "Timeline", siolab_proxy, _siolab_lab: _Lab
 
     `transport` is default / polling / websocket; other options go to `PythonClient`
     (headers, namespace, reconnection_delay, wait_timeout, transports)."""
-    from .clients.pyclient import PythonClient
+    from ..clients.pyclient import PythonClient
 
     clients: list[PythonClient] = []
 
@@ -290,7 +290,7 @@ def siolab_pyclient(siolab_timeline: "Timeline", siolab_proxy, _siolab_lab: _Lab
 @pytest.fixture(scope="session")
 def siolab_browser():
     """One headless Chromium for the session (skipped without one locally, failed under CI=true)."""
-    from .clients.browser import BrowserDriver, find_chromium
+    from ..clients.browser import BrowserDriver, find_chromium
 
     executable = find_chromium()
     require(executable is not None,
@@ -325,7 +325,7 @@ def siolab_page(siolab_browser: "BrowserDriver", siolab_timeline: "Timeline", si
 def siolab_fault(siolab_timeline: "Timeline", siolab_proxy, _siolab_lab: _Lab):
     """Factory: `siolab_fault("kill-restart", server, down_s=1)` builds a registered fault
     (harness.faults.registry) and injects it; it returns when the fault is over."""
-    from .faults.registry import build_fault
+    from ..faults.registry import build_fault
 
     def inject(type: str, target: Any = None, **attributes: Any) -> "Fault":
         fault = build_fault({"type": type, **attributes})
@@ -384,15 +384,16 @@ def siolab_scenario(request: pytest.FixtureRequest, siolab_run_dir: Path):
 
 
 def run_scenario_checked(config: pytest.Config, name: str, run_dir: Path, **options: Any):
-    """Plan, run and judge `name` (harness.runner, harness.reports); an AssertionError when an
+    """Plan, run and judge `name` (harness.lab.runner, harness.reports); an AssertionError when an
     expectation fails or a cell could not run, naming each with its value and the report."""
     __tracebackhide__ = True
-    from . import report as report_mod
-    from .clients.browser import find_chromium
-    from .config import resolve as resolve_knobs
-    from .runner import Planned, run_plan
-    from .scenario import load
-    from .targets import resolve as resolve_target
+    from .. import reports as report_mod
+    from ..clients.browser import find_chromium
+    from ..lab.config import resolve as resolve_knobs
+    from ..lab.plan import PlanError, check_filters, plan
+    from ..lab.runner import run_plan
+    from ..lab.scenario import load
+    from ..lab.targets import resolve as resolve_target
 
     cli = {k: options.get(k, config.getoption(f"siolab_{k}", None)) for k in TARGET_KNOBS}
     knobs = resolve_knobs(cli, config=config.getoption("siolab_config", None), cwd=config.rootpath)
@@ -400,16 +401,15 @@ def run_scenario_checked(config: pytest.Config, name: str, run_dir: Path, **opti
     scenario = load(name)
     filters = {axis: ([options[axis]] if isinstance(options.get(axis), str) else options.get(axis))
                for axis in FILTER_AXES}
-    cells = scenario.select(**filters)
-    if not target.is_reference or target.page:
-        cells, skipped = target.cells(cells)
-        if skipped and filters["mode"]:
-            raise ValueError("; ".join(sorted({why for _, why in skipped})))
-    if not cells:
-        raise ValueError(f"siolab_scenario({name!r}): no cell of its matrix matches {options}")
-    if any(scenario.client_profile(c)["kind"] == "browser" for c in cells):
+    try:
+        check_filters(scenario, filters)
+        # A missing component fails here (the test says which), as under CI=true: no silent skip.
+        planned, _ = plan([scenario], filters, target, run_dir_for=lambda s: run_dir, skip_missing=False)
+    except PlanError as exc:
+        raise ValueError(f"siolab_scenario({name!r}): {exc}") from None
+    if any(scenario.client_profile(c)["kind"] == "browser" for p in planned for c in p.cells):
         require(find_chromium() is not None, "no Chromium for the scenario's browser cells")
-    run_plan([Planned(scenario, cells, run_dir)], jobs=int(options.get("jobs") or 1),
+    run_plan(planned, jobs=int(options.get("jobs") or 1),
              target=None if target.is_reference and not target.page else target)
     result = report_mod.build(run_dir)
     if result.ok:
@@ -429,7 +429,7 @@ def run_scenario_checked(config: pytest.Config, name: str, run_dir: Path, **opti
 # --------------------------------------------------------------------------- reading the timeline
 
 def _events_of(source: Any) -> "list[Event]":
-    from .timeline import Event, Timeline, load
+    from ..core.timeline import Event, Timeline, load
 
     if isinstance(source, Timeline):
         return source.events
@@ -492,7 +492,7 @@ def _context_events(events: "list[Event]") -> "list[Event]":
 
 
 def _write_timeline(events: "list[Event]", source: Any, run_dir: Path) -> Path:
-    from .timeline import Timeline
+    from ..core.timeline import Timeline
 
     own = getattr(source, "path", None) if isinstance(source, Timeline) else None
     if own is not None and Path(own).resolve().parent == run_dir.resolve():
@@ -516,9 +516,9 @@ def assert_verdict(timeline_or_events: Any, /, *, run_dir: "Path | str | None" =
     deciding events, and the run folder, where the timeline and verdict.json are written.
     Returns every figure (name -> Finding) when all hold."""
     __tracebackhide__ = True
-    from .checks import METRICS, measure
-    from .conditions import parse_condition
-    from .timeline import Timeline
+    from ..checks import METRICS, measure
+    from ..core.conditions import parse_condition
+    from ..core.timeline import Timeline
 
     if not conditions:
         raise ValueError("assert_verdict needs at least one condition, e.g. assert_verdict(tl, recovered=True)")

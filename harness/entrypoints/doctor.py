@@ -11,7 +11,7 @@ gevent mode when gevent-websocket is installed); all of them run under a `Superv
 or the browser driver, and are gone when the check returns.
 
     siolab doctor [--json]         exit 0: every required item is ready; 1: one is not
-    python -m harness.doctor       the same, without the rest of the CLI (a broken install)
+    python -m harness.entrypoints.doctor       the same, without the rest of the CLI (a broken install)
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_NODE_MODULES = REPO_ROOT / "node_modules"
+from ..core.paths import NODE_MODULES, REPO_ROOT, SCENARIO_DIR
+
+DEFAULT_NODE_MODULES = NODE_MODULES
 
 OK, MISSING, MISCONFIGURED, WARNING = "ok", "missing", "misconfigured", "warning"
 # Where Debian puts binaries a user's PATH may lack (/usr/sbin for nginx).
@@ -83,9 +84,9 @@ class Catalogue:
         self.modes: set[str] | None = None
         self.error = ""
         try:
-            from .faults.registry import FAULTS
-            from .modes import MODES
-            from .scenario import catalogue, load
+            from ..faults.registry import FAULTS
+            from ..modes import MODES
+            from ..lab.scenario import catalogue, load
 
             self.modes = set(MODES)
             for path in catalogue():
@@ -392,11 +393,11 @@ def check_gevent_websocket_trap(installed: bool, declared: dict[str, str]) -> It
 
 
 def _gevent_upgrade_status() -> tuple[int, str]:
-    from .modes import MODES
-    from .modes.base import ServerSettings
-    from .supervisor import Supervisor
-    from .timeline import Timeline
-    from .topology import HOST, Server
+    from ..modes import MODES
+    from ..modes.base import ServerSettings
+    from ..core.supervisor import Supervisor
+    from ..core.timeline import Timeline
+    from ..lab.topology import HOST, Server
 
     if "gevent" not in MODES:
         raise RuntimeError("the lab has no gevent mode")
@@ -419,7 +420,7 @@ def check_browser(env: Mapping[str, str]) -> list[Item]:
     fix = f"{APT} chromium   (or: make setup)"
     elsewhere = ".venv/bin/playwright install chromium (a Playwright-managed Chromium, found first)"
     try:
-        from .clients.browser import CHROMIUM_NAMES, BrowserDriver, find_chromium
+        from ..clients.browser import CHROMIUM_NAMES, BrowserDriver, find_chromium
     except ImportError as exc:
         return [Item("chromium", MISSING, "", True, f"cannot import the browser driver: {exc}",
                      PIP_INSTALL, elsewhere, needs)]
@@ -429,7 +430,7 @@ def check_browser(env: Mapping[str, str]) -> list[Item]:
         problem = ("no Playwright-managed Chromium and none of " + ", ".join(CHROMIUM_NAMES) + " on PATH"
                    + (f" (installed at {off}, outside PATH)" if off else ""))
         return [Item("chromium", MISSING, "", True, problem, _path_fix(off, fix) if off else fix, elsewhere, needs)]
-    from .timeline import Timeline
+    from ..core.timeline import Timeline
 
     t0 = time.monotonic()
     try:
@@ -521,7 +522,7 @@ def check_toxiproxy(env: Mapping[str, str]) -> list[Item]:
     """A reachable Toxiproxy API: TOXIPROXY_URL, else toxiproxy-server on PATH, else the embedded one."""
     needs = Needs(proxy_faults=True)
     try:
-        from .faults import toxiproxy_api
+        from ..faults import toxiproxy_api
     except ImportError as exc:
         return [Item("toxiproxy API", MISSING, "", True, f"cannot import the proxy driver: {exc}",
                      PIP_INSTALL, "", needs)]
@@ -548,8 +549,8 @@ def check_toxiproxy(env: Mapping[str, str]) -> list[Item]:
 
 
 def _start_and_probe(toxiproxy_api, backend: str, env: Mapping[str, str]) -> tuple[str, str]:
-    from .supervisor import Supervisor, free_port
-    from .timeline import Timeline
+    from ..core.supervisor import Supervisor, free_port
+    from ..core.timeline import Timeline
 
     with tempfile.TemporaryDirectory(prefix="siolab-doctor-") as tmp, \
             Timeline(None) as timeline, Supervisor(Path(tmp), timeline) as sup:
@@ -563,7 +564,7 @@ def _start_and_probe(toxiproxy_api, backend: str, env: Mapping[str, str]) -> tup
 
 def _probe_proxy(api) -> str:
     """Create a proxy and remove it again: the API does more than answer /version."""
-    from .supervisor import free_port
+    from ..core.supervisor import free_port
 
     name = f"siolab-doctor-{os.getpid()}"
     proxy = api.create_proxy(name, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
@@ -588,7 +589,7 @@ def diagnose(env: Mapping[str, str] | None = None) -> list[Item]:
         if item.status != OK:
             item.breaks = catalogue.what_breaks(item.needs)
     if catalogue.error:
-        items.append(Item("scenario catalogue", MISCONFIGURED, str(REPO_ROOT / "scenarios"), True,
+        items.append(Item("scenario catalogue", MISCONFIGURED, str(SCENARIO_DIR), True,
                           f"cannot load the catalogue: {catalogue.error}", PIP_INSTALL, "",
                           Needs(everything=True), breaks="every run"))
     return items

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .modes import get_mode
-from .modes.base import REPO_ROOT, LaunchSpec, Mode, ServerSettings, server_env
+from ..modes import get_mode
+from ..modes.base import REPO_ROOT, LaunchSpec, Mode, ServerSettings, server_env
 
 REFERENCE_WSGI = "servers.reference_app.wsgi:app"
 USER_WSGI = "servers.user_app_wsgi:app"
@@ -245,7 +245,7 @@ def load_hook(spec: str, app_path: Path) -> Callable[..., Any]:
 
 def resolve(*, app: str | None = None, cmd: str | None = None, app_path: str | Path | None = None,
             page: str | None = None, hook: str | None = None) -> Target:
-    """A checked Target from the knobs (harness/config.py); TargetError says what is wrong."""
+    """A checked Target from the knobs (harness/lab/config.py); TargetError says what is wrong."""
     if app and cmd:
         raise TargetError("--app and --cmd: name one target, not both")
     if cmd and "{port}" not in cmd:
@@ -276,7 +276,7 @@ def page_file(target: Target) -> Path | None:
 
 def page_path(target: Target) -> str | None:
     """Where the browser cells go: the reference layout page on your app, your file's place, or your path."""
-    from .clients.page_instrument import PAGE_PREFIX, REFERENCE_PAGE
+    from ..clients.page_instrument import PAGE_PREFIX, REFERENCE_PAGE
 
     if target.serves_reference_page:
         return REFERENCE_PAGE

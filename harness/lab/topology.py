@@ -3,7 +3,7 @@ and the proxy in front of it when asked.
 
 Driving only: starts processes through the supervisor, knows when a server is up (an
 Engine.IO handshake answers) and which process instance answers (the app's boot id),
-and records `server.up` / `server.down` for the checks. An app of yours (harness/targets.py)
+and records `server.up` / `server.down` for the checks. An app of yours (harness/lab/targets.py)
 has no boot id: its process instance is the set of pids under the supervised process.
 """
 from __future__ import annotations
@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from .components.front import FrontSpec
-from .components.nginx import Nginx, NginxConfig
-from .components.redis_server import RedisServer
-from .faults import toxiproxy_api
-from .modes import get_mode
-from .modes.base import Mode, ServerSettings
-from .supervisor import Managed, Supervisor, free_port
-from .timeline import Timeline
+from ..components.front import FrontSpec
+from ..components.nginx import Nginx, NginxConfig
+from ..components.redis_server import RedisServer
+from ..faults import toxiproxy_api
+from ..modes import get_mode
+from ..modes.base import Mode, ServerSettings
+from ..core.paths import REPO_ROOT
+from ..core.supervisor import Managed, Supervisor, free_port
+from ..core.timeline import Timeline
 
 if TYPE_CHECKING:
     from .targets import Target
 
 HOST = "127.0.0.1"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def handshake_ok(port: int, path: str = "/socket.io/") -> bool:

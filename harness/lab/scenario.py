@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
-from .components.front import NO_FRONT, FrontError, FrontSpec
-from .conditions import ConditionError, parse_condition
-from .faults.registry import FAULTS, FaultError, build_fault
-from .modes import MODES
+from ..components.front import NO_FRONT, FrontError, FrontSpec
+from ..core.paths import SCENARIO_DIR
+from ..core.conditions import ConditionError, parse_condition
+from ..faults import FaultError, build_fault
+from ..modes import MODES
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 AXES: dict[str, tuple[str, ...] | None] = {
     "mode": None,                       # checked against harness.modes.MODES
@@ -223,7 +223,7 @@ def _require(raw: dict, key: str, kind: type, loc: _Located, prefix: str = ""):
 
 
 def _check_conditions(conds: Any, field_path: str, loc: _Located) -> dict[str, Any]:
-    from .checks import METRICS
+    from ..checks import METRICS
 
     if not isinstance(conds, dict) or not conds:
         raise loc.error(field_path, "must map metric names to conditions, e.g. {stale_sid_400: '>= 1'}")
@@ -371,7 +371,7 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if kind == "sleep" and not isinstance(args, (int, float)):
             raise loc.error(f"{spath}.sleep", "seconds, a number")
         if kind == "wait_for":
-            from .checks.milestones import MILESTONES
+            from ..checks.milestones import MILESTONES
 
             if not isinstance(args, dict) or ("event" in args) == ("until" in args):
                 raise loc.error(f"{spath}.wait_for", "needs `event` (e.g. sio.connect) or `until` (a milestone: "

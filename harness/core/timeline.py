@@ -66,7 +66,7 @@ class Timeline:
     def record(self, src: str, kind: str, data: dict[str, Any] | None = None, *, t: float | None = None) -> Event:
         if src not in SOURCES:
             raise ValueError(f"unknown event source {src!r}; expected one of {SOURCES}")
-        # Secrets never reach the file, nor the checks and reports that read it (harness/redaction.py).
+        # Secrets never reach the file, nor the checks and reports that read it (harness/core/redaction.py).
         event = Event(self.now() if t is None else t, src, kind, redact_data(dict(data or {})))
         with self._lock:
             self._events.append(event)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from .modes.base import ServerSettings
+from ..modes.base import ServerSettings
 from .scenario import Cell, Scenario
-from .timeline import Timeline
+from ..core.timeline import Timeline
 from .topology import Topology
 
 LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
@@ -29,7 +29,7 @@ class CellClient:
                  settings: ServerSettings, target=None):
         self.cell, self.profile, self.topology, self.timeline = cell, profile, topology, timeline
         self.settings = settings
-        self.target = target          # None: the reference app and its layout page (harness/targets.py)
+        self.target = target          # None: the reference app and its layout page (harness/lab/targets.py)
         self.transport = cell.params.get("transport", "default")
 
     @property
@@ -120,7 +120,7 @@ class BrowserClient(CellClient):
 class PythonClient(CellClient):
     def __init__(self, *args, stack: ExitStack, **kwargs):
         super().__init__(*args, **kwargs)
-        from .clients.pyclient import PythonClient as Driver
+        from ..clients.pyclient import PythonClient as Driver
 
         self.py = Driver(self.timeline, self.topology.base_url,
                          transports=self.profile["transports"] or TRANSPORTS.get(self.transport),
@@ -165,7 +165,7 @@ class StormClient(CellClient):
 
     def __init__(self, *args, stack: ExitStack, **kwargs):
         super().__init__(*args, **kwargs)
-        from .clients.storm import StormDriver
+        from ..clients.storm import StormDriver
 
         self.storm = StormDriver(self.timeline, self.topology.base_url, clients=int(self.profile["clients"]),
                                  transports=self.profile["transports"], namespace=self.profile["namespace"],

@@ -1,0 +1,1 @@
+"""The front doors: the `siolab` command, the pytest plugin, and `siolab doctor`."""
