@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import report as report_mod
-from .config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help
+from .config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help, parse_int
 from .config import resolve as resolve_knobs
 from .scenario import ScenarioError, catalogue
 from .scenario import load as load_scenario
@@ -37,8 +37,10 @@ def cmd_run(args) -> int:
     knobs = resolve_knobs({k.name: getattr(args, k.name) for k in KNOBS}, config=args.config)
     for k in KNOBS:
         setattr(args, k.name, ",".join(knobs[k.name]) if k.kind is list and knobs[k.name] else knobs[k.name])
-    if args.jobs < 1:
-        raise BadInput(f"--jobs {args.jobs}: at least 1")
+    if args.jobs is None:
+        args.jobs = "auto" if args.all else 1
+    if isinstance(args.jobs, int) and args.jobs < 1:
+        raise BadInput(f"--jobs {args.jobs}: at least 1 (or auto)")
     if args.all == bool(args.scenario):
         raise BadInput("name one scenario, or --all for the whole catalogue")
     try:
@@ -81,10 +83,12 @@ def cmd_run(args) -> int:
         print("siolab: nothing to run: every cell needs a missing component", file=sys.stderr)
         return EXIT_OK
     total = sum(len(p.cells) for p in plan)
-    print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells, {args.jobs} at a time",
+    jobs, why = _jobs(args.jobs, plan, total)
+    print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells, {jobs} at a time{why}",
           file=sys.stderr, flush=True)
+    target = None if target.is_reference and not target.page else target
     mark = time.monotonic()
-    run_plan(plan, jobs=args.jobs, target=None if target.is_reference and not target.page else target)
+    run_plan(plan, jobs=jobs, target=target)
     wall = time.monotonic() - mark
     mark = time.monotonic()
     results = [report_mod.build(p.run_dir) for p in plan]
@@ -96,6 +100,17 @@ def cmd_run(args) -> int:
         print_claims(results)
         print(f"\nrun folder: {base}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def _jobs(asked: int | str, plan: list, total: int) -> tuple[int, str]:
+    """--jobs N as given, or auto: picked from this machine (harness/capacity.py), with the reason."""
+    if asked != "auto":
+        return int(asked), ""
+    from .capacity import pick_jobs, this_machine
+
+    browser = any(p.scenario.client_profile(c)["kind"] == "browser" for p in plan for c in p.cells)
+    choice = pick_jobs(this_machine(), cells=total, browser=browser)
+    return choice.jobs, f" (jobs auto: {choice.why})"
 
 
 def _override_storm_clients(scenarios: list, n: int, *, strict: bool) -> None:
@@ -228,6 +243,16 @@ def cmd_diagnose(args) -> int:
     return EXIT_OK
 
 
+def _int_knob(knob):
+    def parse(raw: str):
+        try:
+            return parse_int(knob, raw, f"{knob.flag} {raw}")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = knob.name
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="siolab", description="Socket.IO incident lab: replay an RCA against real servers, faults and clients.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", metavar="PATH", help=f"the knobs' file (default: ./{CONFIG_NAME} when there is one) "
                                                     f"[env: {CONFIG_ENV}]")
     for knob in KNOBS:
-        r.add_argument(knob.flag, dest=knob.name, type=int if knob.kind is int else str, default=None,
+        r.add_argument(knob.flag, dest=knob.name, type=_int_knob(knob) if knob.kind is int else str, default=None,
                        help=knob_help(knob))
     r.epilog = ("Each knob's value comes from its flag, else siolab.toml, else its environment variable. "
                 "README.md, 'Use it on your app'.")
