@@ -66,11 +66,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("jobs", int, "cells run side by side: a number, or auto (picked from the CPUs, the load average and "
                       "the memory available; printed with the reason in the first progress line); "
                       "default: auto with --all, else 1", words=("auto",)),
+    Knob("repeat", int, "run the selected cells N times (rep-1/ … rep-N/ in the run folder), then tally each "
+                        "claim's verdict and each expectation's outcome: one that is not unanimous is unstable "
+                        "and the run exits 1 (default 1)"),
     Knob("clients", int, "storm scenarios: clients per storm (default: the scenario's, 200)"),
     Knob("out", str, "run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)", path=True),
 )
 BY_NAME = {k.name: k for k in KNOBS}
-DEFAULTS: dict[str, Any] = {}   # jobs: auto with --all, else 1 (harness/cli.py)
+DEFAULTS: dict[str, Any] = {"repeat": 1}   # jobs: auto with --all, else 1 (harness/cli.py)
 
 
 def knob_help(knob: Knob) -> str:
