@@ -44,6 +44,22 @@ def test_repeat_writes_one_complete_run_folder_per_repetition_and_the_stability(
     assert again.returncode == 0, again.stderr
     assert {p.name: p.read_bytes() for p in run_dir.glob("stability.*")} == before
     assert siolab("report", str(run_dir / "rep-2")).returncode == 0
+    # A cell that could not run in one repetition only: its expectations are unstable, in every format.
+    meta_path = run_dir / "rep-2" / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["cells"][0].update(error="RuntimeError: the lab broke", error_kind=None)
+    meta_path.write_text(json.dumps(meta))
+    broken = siolab("report", str(run_dir))
+    assert broken.returncode == 1
+    assert "stability over 2 repetitions: UNSTABLE (3 expectations unstable; failed: rep-2 placeholder-settings)" \
+        in broken.stdout
+    cell = meta["cells"][0]["id"]
+    assert f"{cell}: held, not judged" in broken.stdout
+    stability = json.loads((run_dir / "stability.json").read_text())
+    assert [e["status"] for e in stability["expectations"]] == ["unstable"] * 3
+    assert "**unstable**" in (run_dir / "stability.md").read_text()
+    assert 'class="badge error">unstable<' in (run_dir / "stability.html").read_text()
+    assert (run_dir / "stability.junit.xml").read_text().count('type="unstable"') == 3
 
 
 def _started(run_dir: Path) -> tuple[list[int], list[int]]:
