@@ -98,7 +98,7 @@ def main() -> int:
         jobs, why = choice.jobs, f"auto, the hogs counted in the load: {choice.why}"
     else:
         jobs, why = int(args.jobs), "as given"
-    print(f"stress: {len(plan)} scenarios, {total} cells × {args.repeat} repetitions, {jobs} at a time ({why}), "
+    print(f"stress: {len(plan)} scenario{'s' * (len(plan) != 1)}, {total} cells × {args.repeat} repetitions, {jobs} at a time ({why}), "
           f"beside {args.hogs} busy processes; run folder {run_dir}", file=sys.stderr, flush=True)
 
     runs = []
