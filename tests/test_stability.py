@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.checks.judge import NO_EVIDENCE, REFUTED, SUPPORTED, CheckResult, ClaimVerdict
-from harness.checks.stability import CLAIM, EXPECTATION, FAILED, HELD, NOT_JUDGED, Judged, tally
+from harness.checks.stability import CLAIM, EXPECTATION, FAILED, HELD, NO_PREMISE, NOT_JUDGED, Judged, tally
 from harness.reports import stability as report
 from harness.scenario import Claim
 
@@ -89,6 +89,15 @@ def test_a_cell_that_could_not_run_once_is_its_own_outcome():
     assert exp.cells["c1"] == [HELD, NOT_JUDGED] and exp.unstable
     claim = by_name(s, "stale-sid")
     assert claim.cells["c1"] == [SUPPORTED, NOT_JUDGED] and not claim.unstable
+
+
+def test_an_expectation_whose_premise_failed_once_is_unstable_but_not_failed():
+    rep2 = judged()
+    rep2.checks["c1"][0].premise_failed = "transport_before_fault == polling (measured 'websocket')"
+    s = tally([[judged()], [rep2]])
+    exp = by_name(s, "stale_sid_400 >= 1")
+    assert exp.cells["c1"] == [HELD, NO_PREMISE] and exp.unstable and exp.failures == 0
+    assert exp.counts == {HELD: 3, NO_PREMISE: 1}
 
 
 def test_a_claim_missing_from_a_repetition_counts_as_not_judged():

@@ -4,7 +4,9 @@ Pure, over what the judge already decided in each repetition (`checks.judge`): n
 measures or reaches into a run. A claim is *unstable* when its verdict was not the same in
 every repetition; an expectation is *unstable* when some cell's outcome was not the same in
 every repetition (an expectation that fails in one cell every time is failed, not unstable).
-A cell that could not run in a repetition counts as its own outcome, "not judged".
+A cell that could not run in a repetition counts as its own outcome, "not judged"; so does an
+expectation whose premise (`given`) did not hold there, "premise failed": a repetition that
+tested nothing is not the same outcome as one that held.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Sequence
 
 from .judge import CheckResult, ClaimVerdict
 
-HELD, FAILED, NOT_JUDGED = "held", "failed", "not judged"
+HELD, FAILED, NOT_JUDGED, NO_PREMISE = "held", "failed", "not judged", "premise failed"
 CLAIM, EXPECTATION = "claim", "expectation"
 
 
@@ -78,6 +80,14 @@ class Stability:
         return not self.unstable and not self.failed
 
 
+def _outcome(x: CheckResult, unjudged: bool) -> str:
+    if unjudged:
+        return NOT_JUDGED
+    if getattr(x, "premise_failed", ""):     # CheckResult.premise_failed: the expectation's `given` did not hold
+        return NO_PREMISE
+    return HELD if x.ok else FAILED
+
+
 def tally(repetitions: Sequence[Sequence[Judged]]) -> Stability:
     """`repetitions[k]`: every scenario's judged results in repetition k+1, in the same plan."""
     n = len(repetitions)
@@ -98,9 +108,9 @@ def tally(repetitions: Sequence[Sequence[Judged]]) -> Stability:
                 for x in checks:
                     t = found.setdefault((j.scenario, EXPECTATION, x.line, x.metric, x.condition), Tally(
                         j.scenario, EXPECTATION, f"{x.metric} {x.condition}", x.why, x.line, n, Counter(), {}))
-                    outcome = NOT_JUDGED if cell in j.unjudged else HELD if x.ok else FAILED
+                    outcome = _outcome(x, cell in j.unjudged)
                     t.counts[outcome] += 1
-                    t.failures += outcome != HELD
+                    t.failures += outcome in (FAILED, NOT_JUDGED)
                     t.cells.setdefault(cell, [NOT_JUDGED] * n)[k] = outcome
     for t in found.values():
         t.counts = dict(t.counts)
