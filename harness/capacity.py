@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass
 
 CELLS_PER_FREE_CPU = 2
-# Measured here: a renderer of the layout page ~150-250 MB, a server 60-150 MB (gunicorn -w 2: two).
-BROWSER_CELL_MB = 400
+# Measured here (PSS, /proc/PID/smaps_rollup, during connect-refused's browser cells): a renderer of
+# the layout page 35-60 MB, a gevent server 50 MB; budgeted with room, as servers reach 150 MB
+# (gunicorn -w 2 runs two) and a Python cell's client is a process of its own.
+BROWSER_CELL_MB = 300
 PYTHON_CELL_MB = 200
-RESERVE_MB = 1024          # the shared Chromium, the harness itself and the rest of the machine
+RESERVE_MB = 1024          # the shared browser process (80 MB), Playwright's driver (100 MB), the harness, the rest
 
 
 @dataclass(frozen=True)
