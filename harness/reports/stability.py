@@ -22,7 +22,7 @@ from .. import redaction
 from ..checks.stability import CLAIM, EXPECTATION, Judged, Stability, Tally, tally
 from .html import CSP, STYLE
 from .index import run_dirs_under, write_index
-from .model import RunReport, judge_run
+from .model import RunReport
 
 REP_PREFIX = "rep-"
 SCHEMA = "siolab.stability/1"
