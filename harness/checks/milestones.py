@@ -117,3 +117,22 @@ def settled(v: CellView, p: Progress) -> bool:
 @milestone("dropped", "after the fault, the client lost its session (a disconnect it did not ask for)")
 def dropped(v: CellView, p: Progress) -> bool:
     return p.t_fault is not None and bool(v.drops(after=p.t_fault))
+
+
+@milestone("attempt_over", "the client's first connection attempt is over: it holds a session, or a connect_error "
+                           "ended the attempt (refused, or no answer within the client's wait)")
+def attempt_over(v: CellView, p: Progress) -> bool:
+    return _current_sid(v) is not None or bool(v.of("sio.connect_error", src=CLIENT_SOURCES))
+
+
+@milestone("reconnect_decided", "after the fault, the client reconnected with a new sid, or the server, answering "
+                                "again, refused its reconnection twice (a refusal by a live server, not the outage)")
+def reconnect_decided(v: CellView, p: Progress) -> bool:
+    if _new_session(v, p) is not None:
+        return True
+    if p.t_fault is None:
+        return False
+    ups = v.of("server.up", src="harness", after=p.t_fault)
+    if not ups:
+        return False
+    return len(v.of("sio.connect_error", src=CLIENT_SOURCES, after=ups[0].t)) >= 2
