@@ -166,15 +166,23 @@ def answered(v: CellView, p: Progress) -> bool:
     return _server_spoke_after(v, last)
 
 
-@milestone("attempted", "the client's first connection attempt has its outcome: connected, or a connect_error; a "
-                        "browser page that made no socket has none to wait for (asked after `open`, when the page "
-                        "has loaded and its scripts have run)")
-def attempted(v: CellView, p: Progress) -> bool:
-    if v.of("sio.connect", src=CLIENT_SOURCES) or v.of("sio.connect_error", src=CLIENT_SOURCES):
-        return True
+def _no_socket(v: CellView) -> bool:
+    """The client made no Socket.IO socket at all (asked after `open`: the page has loaded and its scripts ran)."""
     return not any(e.src in CLIENT_SOURCES and (e.kind.startswith(("sio.", "singleton.", "ws."))
                                                 or e.kind.startswith("http.") and v.is_socketio(e))
                    for e in v.events)
+
+
+@milestone("socket_in_console", "the page's console shows a problem (an error or a warning) that comes from its "
+                                "Socket.IO socket; a page that made no socket has none to wait for (asked after "
+                                "`open`, when the page has loaded and its scripts have run)")
+def socket_in_console(v: CellView, p: Progress) -> bool:
+    from .page import _from_socket
+
+    if _no_socket(v):
+        return True
+    return any(e.data.get("level") in ("error", "warning") and not str(e.data.get("url", "")).startswith("siolab:")
+               and _from_socket(e) for e in v.of("console", src="browser"))
 
 
 @milestone("ws_settled", "(a plain WebSocket page, plain_ws_app) after the fault the page is ready on a new session "
