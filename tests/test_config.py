@@ -32,8 +32,32 @@ def test_flag_beats_toml_beats_env(tmp_path: Path):
 def test_defaults_without_file_or_env(tmp_path: Path):
     values = resolve({}, env={}, cwd=tmp_path)
     assert values["config"] is None
-    assert values["jobs"] == 1
+    assert values["jobs"] is None          # harness/entrypoints/cli.py: auto with --all, else 1
+    assert values["repeat"] == 1
     assert values["app"] is None and values["app_path"] is None
+
+
+def test_jobs_takes_auto_from_flag_toml_or_env(tmp_path: Path):
+    assert resolve({}, env={"SIOLAB_JOBS": "auto"}, cwd=tmp_path)["jobs"] == "auto"
+    write(tmp_path, 'jobs = "auto"\nrepeat = 3\n')
+    values = resolve({}, env={"SIOLAB_JOBS": "2", "SIOLAB_REPEAT": "5"}, cwd=tmp_path)
+    assert values["jobs"] == "auto" and values["repeat"] == 3
+    assert resolve({"jobs": 4}, env={}, cwd=tmp_path)["jobs"] == 4
+    with pytest.raises(ConfigError, match="SIOLAB_JOBS='most': must be a whole number or 'auto'"):
+        resolve({}, env={"SIOLAB_JOBS": "most"}, cwd=tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="SIOLAB_REPEAT='auto': must be a whole number$"):
+        resolve({}, env={"SIOLAB_REPEAT": "auto"}, cwd=tmp_path / "nowhere")
+
+
+def test_cli_jobs_and_repeat_bad_values_exit_2(tmp_path: Path):
+    for flags, words in ((["--jobs", "many"], "--jobs many: must be a whole number or 'auto'"),
+                         (["--jobs", "0"], "--jobs 0: at least 1"),
+                         (["--repeat", "0"], "--repeat 0: at least 1")):
+        out = subprocess.run([sys.executable, "-m", "harness", "run", "placeholder-settings", *flags],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+        assert out.returncode == 2, out.stderr
+        assert words in out.stderr and "Traceback" not in out.stderr
 
 
 def test_paths_in_toml_are_relative_to_its_folder(tmp_path: Path):

@@ -198,7 +198,7 @@ def test_a_huge_har_is_streamed(tmp_path):
     size_mb = path.stat().st_size / 2 ** 20
     assert size_mb > 80
     # The child reports its own peak memory (RUSAGE_CHILDREN would count every earlier child, Chromium too).
-    measure = ("import resource, sys; from harness import cli; code = cli.main(['diagnose'] + sys.argv[1:]); "
+    measure = ("import resource, sys; from harness.entrypoints import cli; code = cli.main(['diagnose'] + sys.argv[1:]); "
                "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)")
     mark = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", measure, str(path), "--out", str(tmp_path / "d")], cwd=ROOT,

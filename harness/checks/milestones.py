@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core.protocol import describe_packet
 from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
 
@@ -117,3 +118,124 @@ def settled(v: CellView, p: Progress) -> bool:
 @milestone("dropped", "after the fault, the client lost its session (a disconnect it did not ask for)")
 def dropped(v: CellView, p: Progress) -> bool:
     return p.t_fault is not None and bool(v.drops(after=p.t_fault))
+
+
+@milestone("attempt_over", "the client's first connection attempt is over: it holds a session, or a connect_error "
+                           "ended the attempt (refused, or no answer within the client's wait)")
+def attempt_over(v: CellView, p: Progress) -> bool:
+    return _current_sid(v) is not None or bool(v.of("sio.connect_error", src=CLIENT_SOURCES))
+
+
+@milestone("reconnect_decided", "after the fault, the client reconnected with a new sid, or the server, answering "
+                                "again, refused its reconnection twice (a refusal by a live server, not the outage)")
+def reconnect_decided(v: CellView, p: Progress) -> bool:
+    if _new_session(v, p) is not None:
+        return True
+    if p.t_fault is None:
+        return False
+    ups = v.of("server.up", src="harness", after=p.t_fault)
+    if not ups:
+        return False
+    return len(v.of("sio.connect_error", src=CLIENT_SOURCES, after=ups[0].t)) >= 2
+
+
+def _sent_after_fault(v: CellView, t_fault: float) -> list[Event]:
+    """The POSTs carrying a message that the client sent from the fault on: what it had to say (polling;
+    not its pongs)."""
+    return [e for e in v.of("http.request", src=CLIENT_SOURCES, after=t_fault) if e.data.get("method") == "POST"
+            and "message" in describe_packet(e.data.get("body")).split("+")]
+
+
+def _server_spoke_after(v: CellView, t: float) -> bool:
+    """A packet from the server reached the client after `t`: a non-empty long-poll answer, a received
+    WebSocket frame, or an event (an echo, the server's next ping)."""
+    for e in v.of("http.response", src=CLIENT_SOURCES, after=t):
+        if e.data.get("method") == "GET" and e.data.get("sid") and e.data.get("status") == 200 and e.data.get("body"):
+            return True
+    if any(e.data.get("dir") == "received" for e in v.of("ws.frame", src=CLIENT_SOURCES, after=t)):
+        return True
+    return bool(v.of("sio.event", src=CLIENT_SOURCES, after=t))
+
+
+@milestone("answered", "after the fault, the server has had its say on what the client sent: the client refused to "
+                       "send it (a cap); or it lost its session and got a new one, or lost it to a server disconnect "
+                       "(after which it does not reconnect), with every POST answered; or, still connected, every "
+                       "message POST it sent since the fault is answered and a packet from the server came after the last "
+                       "answer (an echo, or the server's next ping): a message not echoed by then is lost")
+def answered(v: CellView, p: Progress) -> bool:
+    if p.t_fault is None:
+        return False
+    if v.of("sio.emit_refused", src=CLIENT_SOURCES, after=p.t_fault):
+        return True
+    posts = _sent_after_fault(v, p.t_fault)
+    outcomes = [v.outcome(e) for e in posts]
+    if any(o is None for o in outcomes):
+        return False
+    drops = v.drops(after=p.t_fault)
+    if drops:
+        if "server disconnect" in str(drops[0].data.get("reason")):
+            return True
+        return _new_session(v, p) is not None
+    sid = _current_sid(v)
+    if not (sid and _on_websocket(v, sid)):
+        # Polling: the POST that carries each message the client emitted must be among them.
+        emitted = [e.data.get("bytes") or 0 for e in v.of("sio.emit", src=CLIENT_SOURCES, after=p.t_fault)]
+        if not posts or any(not any((e.data.get("bytes") or 0) >= n for e in posts) for n in emitted):
+            return False
+    last = max([o.t for o in outcomes] or [p.t_fault])
+    return _server_spoke_after(v, last)
+
+
+def _no_socket(v: CellView) -> bool:
+    """The client made no Socket.IO socket at all (asked after `open`: the page has loaded and its scripts ran)."""
+    return not any(e.src in CLIENT_SOURCES and (e.kind.startswith(("sio.", "singleton.", "ws."))
+                                                or e.kind.startswith("http.") and v.is_socketio(e))
+                   for e in v.events)
+
+
+@milestone("socket_in_console", "the page's console shows a problem (an error or a warning) that comes from its "
+                                "Socket.IO socket; a page that made no socket has none to wait for (asked after "
+                                "`open`, when the page has loaded and its scripts have run)")
+def socket_in_console(v: CellView, p: Progress) -> bool:
+    from .page import _from_socket
+
+    if _no_socket(v):
+        return True
+    return any(e.data.get("level") in ("error", "warning") and not str(e.data.get("url", "")).startswith("siolab:")
+               and _from_socket(e) for e in v.of("console", src="browser"))
+
+
+@milestone("ws_settled", "(a plain WebSocket page, plain_ws_app) after the fault the page is ready on a new session "
+                         "or gave up, and nothing more follows; or it reconnects to its expired session again and "
+                         "again (closed 1008 twice on the same session: it never logs in anew) and the attempts' "
+                         "count window (ws_attempts, from the fault) is over")
+def ws_settled(v: CellView, p: Progress) -> bool:
+    from .plain_ws import WINDOW_S, _recovery
+
+    if p.t_fault is None or v.t_fault is None:
+        return False
+    if _recovery(v) is not None or v.of("app.ws.gave_up", src="browser", after=v.t_fault):
+        return True
+    expired: dict = {}
+    for e in v.of("app.ws.close", src="browser", after=v.t_fault):
+        if e.data.get("code") == 1008:
+            expired[e.data.get("session_no")] = expired.get(e.data.get("session_no"), 0) + 1
+    looping = any(n >= 2 for n in expired.values())
+    return looping and any(e.t > v.t_fault + WINDOW_S for e in v.of("app.ws.attempt", src="browser"))
+
+
+@milestone("heartbeat", "the client has answered a ping of the server on the session it holds: its pong went out "
+                        "(a WebSocket frame, or a polling POST that was answered); the session has been through "
+                        "one heartbeat, as any session that has been open a while")
+def heartbeat(v: CellView, p: Progress) -> bool:
+    sid = _current_sid(v)
+    if sid is None:
+        return False
+    since = _connects(v)[-1].t
+    for e in v.of("http.request", src=CLIENT_SOURCES, after=since):
+        if e.data.get("sid") == sid and e.data.get("method") == "POST" and describe_packet(e.data.get("body")) == "pong":
+            out = v.outcome(e)
+            if out is not None and out.kind == "http.response" and out.data.get("status") == 200:
+                return True
+    return any(e.data.get("dir") == "sent" and str(e.data.get("payload")) == "3"
+               for e in v.of("ws.frame", src=CLIENT_SOURCES, after=since))

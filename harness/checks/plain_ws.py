@@ -104,3 +104,12 @@ def ws_gave_up(v: CellView) -> Finding:
         return Finding(None)
     es = v.of("app.ws.gave_up", src="browser", after=v.t_fault)
     return Finding(bool(es), es[:1])
+
+
+@metric("ws_1006_closes", "closes with code 1006 (no answer: the server was not there) after the fault's begin: the "
+        "page's attempts that fell inside the outage")
+def ws_1006_closes(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    es = [e for e in v.of("app.ws.close", src="browser", after=v.t_fault) if e.data.get("code") == 1006]
+    return Finding(len(es), es[:1] + es[-1:])

@@ -1,6 +1,7 @@
 """`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue.
 
-Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run), 2 bad input.
+Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run, or with --repeat a verdict or
+outcome was not the same in every repetition), 2 bad input, 130 interrupted.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .. import reports as report_mod
 from ..core.paths import RUNS_DIR
-from ..lab.config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help
+from ..lab.config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help, parse_int
 from ..lab.config import resolve as resolve_knobs
 from ..lab.scenario import ScenarioError, catalogue
 from ..lab.scenario import load as load_scenario
@@ -39,8 +40,12 @@ def cmd_run(args) -> int:
     knobs = resolve_knobs({k.name: getattr(args, k.name) for k in KNOBS}, config=args.config)
     for k in KNOBS:
         setattr(args, k.name, ",".join(knobs[k.name]) if k.kind is list and knobs[k.name] else knobs[k.name])
-    if args.jobs < 1:
-        raise BadInput(f"--jobs {args.jobs}: at least 1")
+    if args.jobs is None:
+        args.jobs = "auto" if args.all else 1
+    if isinstance(args.jobs, int) and args.jobs < 1:
+        raise BadInput(f"--jobs {args.jobs}: at least 1 (or auto)")
+    if args.repeat < 1:
+        raise BadInput(f"--repeat {args.repeat}: at least 1")
     if args.all == bool(args.scenario):
         raise BadInput("name one scenario, or --all for the whole catalogue")
     try:
@@ -67,10 +72,15 @@ def cmd_run(args) -> int:
         print("siolab: nothing to run: every cell needs a missing component", file=sys.stderr)
         return EXIT_OK
     total = sum(len(p.cells) for p in plan)
-    print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells, {args.jobs} at a time",
+    jobs, why = _jobs(args.jobs, plan, total)
+    print(f"siolab: {', '.join(p.scenario.name for p in plan)}: {total} cells"
+          f"{f' × {args.repeat} repetitions' if args.repeat > 1 else ''}, {jobs} at a time{why}",
           file=sys.stderr, flush=True)
+    target = None if target.is_reference and not target.page else target
+    if args.repeat > 1:
+        return _run_repeated(plan, base if args.all else plan[0].run_dir, args.repeat, jobs, target, several=args.all)
     mark = time.monotonic()
-    run_plan(plan, jobs=args.jobs, target=None if target.is_reference and not target.page else target)
+    run_plan(plan, jobs=jobs, target=target)
     wall = time.monotonic() - mark
     mark = time.monotonic()
     results = [report_mod.build(p.run_dir) for p in plan]
@@ -82,6 +92,45 @@ def cmd_run(args) -> int:
         print_claims(results)
         print(f"\nrun folder: {base}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def _jobs(asked: int | str, plan: list, total: int) -> tuple[int, str]:
+    """--jobs N as given, or auto: picked from this machine (harness/lab/capacity.py), with the reason."""
+    if asked != "auto":
+        return int(asked), ""
+    from ..lab.capacity import pick_jobs, this_machine
+
+    browser = any(p.scenario.client_profile(c)["kind"] == "browser" for p in plan for c in p.cells)
+    choice = pick_jobs(this_machine(), cells=total, browser=browser)
+    return choice.jobs, f" (jobs auto: {choice.why})"
+
+
+def _run_repeated(plan: list, run_dir: Path, repeat: int, jobs: int, target, *, several: bool) -> int:
+    """--repeat N: rep-1/ … rep-N/, each with its reports, then the stability over them (exit 1 when unstable)."""
+    from ..lab.repeat import rep_dir, run_repeated
+    from .reports import stability
+
+    runs = []
+
+    def done(k: int, rep: list) -> None:
+        reports = [report_mod.build(p.run_dir) for p in rep]
+        if several:
+            report_mod.write_index(rep_dir(run_dir, k), [r.run_dir for r in reports])
+        for r in reports:
+            print(f"rep {k}/{repeat} {r.scenario.name}: {'PASS' if r.ok else 'FAIL'} "
+                  f"({sum(c.ok for c in r.cells)}/{len(r.cells)} cells met every expectation)  "
+                  f"report: {r.run_dir / 'report.md'}", file=sys.stderr, flush=True)
+        runs.append(reports)
+
+    mark = time.monotonic()
+    run_repeated(plan, run_dir, repeat, jobs=jobs, target=target, done=done)
+    print(f"{repeat} repetitions: {time.monotonic() - mark:.1f} s wall", file=sys.stderr)
+    result = stability.from_reports(run_dir, runs)
+    stability.write(result)
+    print()
+    print(stability.render_text(result))
+    print(f"\nrun folder: {run_dir}")
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _override_storm_clients(scenarios: list, n: int, *, strict: bool) -> None:
@@ -132,6 +181,12 @@ def print_summary(r: report_mod.RunReport) -> None:
 def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "run.json").exists():
+        from .reports import stability
+
+        if stability.rep_dirs(run_dir):    # a --repeat run: every repetition, then the stability over them
+            result = stability.build(run_dir)
+            print(stability.render_text(result))
+            return EXIT_OK if result.ok else EXIT_FAILED
         raise BadInput(f"{run_dir}: not a run folder (no run.json)")
     result = report_mod.build(run_dir)
     print_summary(result)
@@ -203,6 +258,16 @@ def cmd_diagnose(args) -> int:
     return EXIT_OK
 
 
+def _int_knob(knob):
+    def parse(raw: str):
+        try:
+            return parse_int(knob, raw, f"{knob.flag} {raw}")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = knob.name
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="siolab", description="Socket.IO incident lab: replay an RCA against real servers, faults and clients.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -213,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", metavar="PATH", help=f"the knobs' file (default: ./{CONFIG_NAME} when there is one) "
                                                     f"[env: {CONFIG_ENV}]")
     for knob in KNOBS:
-        r.add_argument(knob.flag, dest=knob.name, type=int if knob.kind is int else str, default=None,
+        r.add_argument(knob.flag, dest=knob.name, type=_int_knob(knob) if knob.kind is int else str, default=None,
                        help=knob_help(knob))
     r.epilog = ("Each knob's value comes from its flag, else siolab.toml, else its environment variable. "
                 "README.md, 'Use it on your app'.")

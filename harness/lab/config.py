@@ -35,6 +35,7 @@ class Knob:
     kind: type           # str, int, or list (a list of strings, or "a,b" on the command line / env)
     help: str
     path: bool = False   # a path: relative to siolab.toml's folder when it comes from there
+    words: tuple[str, ...] = ()   # an int knob's other accepted values (jobs: "auto")
 
     @property
     def flag(self) -> str:
@@ -62,12 +63,17 @@ KNOBS: tuple[Knob, ...] = (
     Knob("fault", list, "only these faults (names from the scenario)"),
     Knob("transport", list, "only these transports: polling, websocket, default"),
     Knob("singleton", list, "only these singleton variants: naive, fixed, backoff"),
-    Knob("jobs", int, "cells run side by side (default 1)"),
+    Knob("jobs", int, "cells run side by side: a number, or auto (picked from the CPUs, the load average and "
+                      "the memory available; printed with the reason in the first progress line); "
+                      "default: auto with --all, else 1", words=("auto",)),
+    Knob("repeat", int, "run the selected cells N times (rep-1/ … rep-N/ in the run folder), then tally each "
+                        "claim's verdict and each expectation's outcome: one that is not unanimous is unstable "
+                        "and the run exits 1 (default 1)"),
     Knob("clients", int, "storm scenarios: clients per storm (default: the scenario's, 200)"),
     Knob("out", str, "run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)", path=True),
 )
 BY_NAME = {k.name: k for k in KNOBS}
-DEFAULTS: dict[str, Any] = {"jobs": 1}
+DEFAULTS: dict[str, Any] = {"repeat": 1}   # jobs: auto with --all, else 1 (harness/entrypoints/cli.py)
 
 
 def knob_help(knob: Knob) -> str:
@@ -138,12 +144,28 @@ def _check(knob: Knob, value: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where}: must be a string or a list of strings, got {value!r}")
     if knob.kind is int:
+        if isinstance(value, str) and value in knob.words:
+            return value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: must be a whole number, got {value!r}")
+            raise ConfigError(f"{where}: must be a whole number{_or_words(knob)}, got {value!r}")
         return value
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: must be a non-empty string, got {value!r}")
     return value
+
+
+def _or_words(knob: Knob) -> str:
+    return "".join(f" or {w!r}" for w in knob.words)
+
+
+def parse_int(knob: Knob, raw: str, where: str) -> int | str:
+    """An int knob's value written as text (the command line, the environment)."""
+    if raw.strip() in knob.words:
+        return raw.strip()
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{where}: must be a whole number{_or_words(knob)}") from None
 
 
 def _from_env(knob: Knob, env: Mapping[str, str]) -> Any:
@@ -151,10 +173,7 @@ def _from_env(knob: Knob, env: Mapping[str, str]) -> Any:
     if raw is None or raw == "":
         return None
     if knob.kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"environment {knob.env}={raw!r}: must be a whole number") from None
+        return parse_int(knob, raw, f"environment {knob.env}={raw!r}")
     if knob.kind is list:
         return [v.strip() for v in raw.split(",") if v.strip()]
     return raw

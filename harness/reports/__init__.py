@@ -8,6 +8,7 @@
     report.json        json_report.py
     report.junit.xml   junit.py      one test case per cell × expectation
     index.md/.html     index.py      a run of several scenarios
+    stability.*        stability.py  `--repeat N`: each verdict and outcome tallied over the repetitions
     diagnosis.*        diagnosis.py  what `siolab diagnose` found in a real capture
 
 Shared by them: `rca.py` (the RCA's content as data), `sequence.py` (the decisive seconds as
