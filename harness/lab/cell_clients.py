@@ -16,6 +16,17 @@ from .scenario import Cell, Scenario
 from ..core.timeline import Timeline
 from .topology import Topology
 
+# kind (a client profile's `kind`) -> its adapter; each adapter registers itself below (@client_kind).
+CLIENT_KINDS: dict[str, type["CellClient"]] = {}
+
+
+def client_kind(name: str):
+    def register(cls):
+        CLIENT_KINDS[name] = cls
+        return cls
+    return register
+
+
 LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
 TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"]}   # "default": polling, then the upgrade
 
@@ -26,8 +37,12 @@ class CellClient:
     src = "pyclient"     # the timeline source its events carry (what `wait_for` looks for)
 
     def __init__(self, cell: Cell, profile: dict[str, Any], topology: Topology, timeline: Timeline,
-                 settings: ServerSettings, target=None):
+                 settings: ServerSettings, *, target=None, browser=None, cell_dir: Path | None = None,
+                 stack: ExitStack | None = None):
+        # browser (the run's BrowserDriver), cell_dir and stack are what an adapter may need to start;
+        # every adapter gets the same, so the runner never asks which kind it has.
         self.cell, self.profile, self.topology, self.timeline = cell, profile, topology, timeline
+        self.browser, self.cell_dir, self.stack = browser, cell_dir, stack
         self.settings = settings
         self.target = target          # None: the reference app and its layout page (harness/lab/targets.py)
         self.transport = cell.params.get("transport", "default")
@@ -46,11 +61,13 @@ class CellClient:
         """`python:` steps (emit, disconnect): only a Python client acts on them."""
 
 
+@client_kind("browser")
 class BrowserClient(CellClient):
     src = "browser"
 
-    def __init__(self, *args, browser, cell_dir: Path, stack: ExitStack, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        browser, cell_dir, stack = self.browser, self.cell_dir, self.stack
         if browser is None:
             raise RuntimeError("browser cell without a browser driver")
         self.page = stack.enter_context(browser.new_cell(
@@ -117,9 +134,11 @@ class BrowserClient(CellClient):
             self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
 
 
+@client_kind("python")
 class PythonClient(CellClient):
-    def __init__(self, *args, stack: ExitStack, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        stack = self.stack
         from ..clients.pyclient import PythonClient as Driver
 
         self.py = Driver(self.timeline, self.topology.base_url,
@@ -160,11 +179,13 @@ class PythonClient(CellClient):
             self.py.close()
 
 
+@client_kind("storm")
 class StormClient(CellClient):
     """N python-socketio clients on one loop (harness/clients/storm.py)."""
 
-    def __init__(self, *args, stack: ExitStack, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        stack = self.stack
         from ..clients.storm import StormDriver
 
         self.storm = StormDriver(self.timeline, self.topology.base_url, clients=int(self.profile["clients"]),
@@ -182,9 +203,4 @@ def cell_client(scenario: Scenario, cell: Cell, topology: Topology, timeline: Ti
     """The client the cell's profile names, started and registered for teardown on `stack`."""
     profile = scenario.client_profile(cell)
     common = (cell, profile, topology, timeline, settings)
-    kind = profile["kind"]
-    if kind == "browser":
-        return BrowserClient(*common, target=target, browser=browser, cell_dir=cell_dir, stack=stack)
-    if kind == "storm":
-        return StormClient(*common, target=target, stack=stack)
-    return PythonClient(*common, target=target, stack=stack)
+    return CLIENT_KINDS[profile["kind"]](*common, target=target, browser=browser, cell_dir=cell_dir, stack=stack)

@@ -44,6 +44,8 @@ PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "he
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
 BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
+# A client profile's kinds; each has its adapter in harness/lab/cell_clients.py (CLIENT_KINDS).
+CLIENT_KIND_NAMES = ("browser", "python", "storm")
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
             "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
@@ -314,7 +316,7 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
                 raise loc.error(f"{cpath}.{key}", f"unknown; a client profile has {', '.join(PROFILE_FIELDS)}")
             if not isinstance(value, PROFILE_FIELDS[key]):
                 raise loc.error(f"{cpath}.{key}", f"must be {getattr(PROFILE_FIELDS[key], '__name__', 'a number')}, got {value!r}")
-        if spec.get("kind") not in ("browser", "python", "storm"):
+        if spec.get("kind") not in CLIENT_KIND_NAMES:
             raise loc.error(f"{cpath}.kind", "browser, python or storm (N python-socketio clients at once)")
         for key, low in (("clients", 1), ("randomization_factor", 0)):
             if spec.get(key, low) < low or isinstance(spec.get(key), bool):

@@ -1,4 +1,4 @@
-"""The fault registry and a fault's lifecycle: begin and end recorded, whatever the act does."""
+"""The registries (faults, client kinds) and a fault's lifecycle: begin and end recorded, whatever the act does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,3 +42,10 @@ def test_toxic_attributes_are_the_proxys_own():
         build_fault({"type": "proxy-toxic", "toxic": "latency", "rate": 5})
     with pytest.raises(FaultError, match="reset must be one of before-listen, after-listen"):
         build_fault({"type": "restart-behind-proxy", "reset": "later"})
+
+
+def test_every_client_kind_a_scenario_may_name_has_an_adapter():
+    from harness.lab.cell_clients import CLIENT_KINDS
+    from harness.lab.scenario import CLIENT_KIND_NAMES
+
+    assert set(CLIENT_KINDS) == set(CLIENT_KIND_NAMES)
