@@ -166,3 +166,15 @@ def test_root_cause_fix_and_prevention_are_text(tmp_path):
     path.write_text(_yaml.safe_dump(raw, sort_keys=False))
     with pytest.raises(ScenarioError, match=r"x.yaml:\d+: prevention: text, or a list"):
         load(path)
+
+
+@pytest.mark.parametrize("change, where", [
+    (("  - fault: {}", "  - fault: {}\n  - nap: 1"), r"tiny.yaml:\d+: steps.2: unknown step 'nap'; steps: open, sleep, wait_for"),
+    (("  - fault: {}", "  - fault: {}\n  - wait_for: {until: soon}"), r"steps.2.wait_for.until: unknown milestone 'soon'"),
+    (("  - fault: {}", "  - fault: {}\n  - probe: {path: /x, repeat: two}"), r"steps.2.probe.repeat: wrong type"),
+    (("  - fault: {}", "  - fault: {}\n  - sleep: -1"), r"steps.2.sleep: seconds, a number >= 0"),
+    (("    fault: [restart]\n", ""), r"steps.1.fault: cells without a `fault` axis would skip it: gevent-python-polling"),
+])
+def test_each_step_validates_its_own_arguments(tmp_path, change, where):
+    with pytest.raises(ScenarioError, match=where):
+        load(write(tmp_path, GOOD.replace(*change)))

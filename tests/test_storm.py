@@ -202,7 +202,7 @@ def test_driver_against_a_real_server(tmp_path):
 def test_wait_for_polls_only_new_events():
     import threading
 
-    from harness.lab.runner import _wait_for
+    from harness.lab.steps import wait_for as _wait_for
     from harness.core.timeline import Timeline
 
     tl = Timeline()

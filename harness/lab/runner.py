@@ -19,30 +19,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .cell_clients import cell_client
-from ..checks.milestones import Progress, reached
-from ..clients import probe
 from ..components import MissingComponent, describe_missing, missing
-from ..faults.registry import build_fault
 from ..core.paths import RUNS_DIR
 from ..core.redaction import redact_text
-from ..modes.base import ServerSettings
-from .scenario import Cell, Scenario
 from ..core.supervisor import INTERRUPTED, StartupError, Supervisor
 from ..core.timeline import Timeline
-from .topology import HOST, Topology, bring_up
 from ..core.versions import versions
-
+from ..faults import build_fault
+from ..modes.base import ServerSettings
+from .cell_clients import cell_client
+from .scenario import Cell, Scenario
+from .steps import STEPS, CellContext
+from .topology import bring_up
 
 
 # Set on Ctrl-C (and SIGTERM) and never cleared: each cell stops at its next step or wait, and
 # no new cell starts, even when the KeyboardInterrupt itself was swallowed somewhere in a cell.
 ABORT = INTERRUPTED
-
-
-def _pause(seconds: float) -> None:
-    if ABORT.wait(seconds):
-        raise KeyboardInterrupt("run aborted")
 
 
 @dataclass
@@ -68,46 +61,6 @@ def new_run_dir(scenario_name: str, base: Path | None = None) -> Path:
 
 def server_settings(scenario: Scenario) -> ServerSettings:
     return ServerSettings(**scenario.settings)
-
-
-def _start_witnesses(topology: Topology, timeline: Timeline, settings: ServerSettings, stack: ExitStack,
-                     transport: str) -> None:
-    """A bystander client on each app instance, straight to its port: src `witness`, labelled with the instance."""
-    from ..clients.pyclient import PythonClient
-
-    for i, server in enumerate(topology.servers):
-        witness = PythonClient(timeline, f"http://{HOST}:{server.port}", transports=[transport], src="witness",
-                               label={"witness": i, "port": server.port},
-                               reconnection_delay=settings.reconnection_delay_ms / 1000)
-        stack.callback(witness.close)
-        witness.connect()
-
-
-def _wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float | None,
-              cell: Cell | None = None) -> bool:
-    """Until the event (or the milestone, `until:`) is recorded, or `timeout` runs out (False)."""
-    deadline = time.monotonic() + float(args.get("timeout", 10))
-    if "until" in args:
-        progress = Progress(transport=cell.params.get("transport", "default") if cell else "default", t_fault=t_fault)
-        while time.monotonic() < deadline:
-            if reached(args["until"], timeline.events, progress):
-                return True
-            _pause(0.025)
-        return False
-    kind = args["event"]
-    src = args.get("src", src)
-    after = t_fault if args.get("after") == "fault" and t_fault is not None else 0.0
-    old_sids = set()
-    if args.get("new_sid"):
-        old_sids = {e.data.get("eio_sid") for e in timeline.events if e.kind == "sio.connect" and e.t < after}
-    seen = 0
-    while time.monotonic() < deadline:
-        new, seen = timeline.since(seen)
-        for e in new:
-            if e.t >= after and e.kind == kind and e.src == src and e.data.get("eio_sid") not in old_sids:
-                return True
-        _pause(0.02)
-    return False
 
 
 def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target=None) -> CellRun:
@@ -142,33 +95,16 @@ def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target
             client = cell_client(scenario, cell, topology, timeline, cell_dir, browser, settings, stack, target)
             topology.clients.append(client)
             result.phases["client start"] = time.monotonic() - mark
-            t_fault = None
+            ctx = CellContext(cell, timeline, topology, client, fault, settings, stack)
             for step in scenario.steps:
                 (kind, args), = step.items()
                 if ABORT.is_set():
                     raise KeyboardInterrupt("run aborted")
                 timeline.record("harness", "step", {"step": kind, "args": args})
                 mark = time.monotonic()
-                if kind == "open":
-                    client.open()
-                elif kind == "sleep":
-                    _pause(float(args))
-                elif kind == "wait_for":
-                    if not _wait_for(timeline, client.src, args, t_fault, cell):
-                        timeline.record("harness", "step.timeout", {"step": kind, "args": args})
-                elif kind == "fault" and fault is not None:
-                    t_fault = timeline.now()
-                    fault.inject(topology, timeline)
-                elif kind == "browser":
-                    client.browser_step(*next(iter(args.items())))
-                elif kind == "python":
-                    client.python_step(*next(iter(args.items())))
-                elif kind == "probe":
-                    probe.send(timeline, topology.base_url, **args)
-                elif kind == "witnesses":
-                    _start_witnesses(topology, timeline, settings, stack, args.get("transport", "websocket"))
-                label = {"fault": "fault", "wait_for": "waiting for clients", "open": "client start"}.get(kind, "observing")
-                result.phases[label] = result.phases.get(label, 0.0) + time.monotonic() - mark
+                STEPS[kind].run(ctx, args)
+                phase = STEPS[kind].phase
+                result.phases[phase] = result.phases.get(phase, 0.0) + time.monotonic() - mark
         except StartupError as exc:
             result.error = f"start failure: {exc}"
             result.error_kind = "start"

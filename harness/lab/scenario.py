@@ -15,6 +15,7 @@ import yaml
 
 from ..components.front import NO_FRONT, FrontError, FrontSpec
 from ..core.paths import SCENARIO_DIR
+from .steps import STEPS, StepError
 from ..core.conditions import ConditionError, parse_condition
 from ..faults import FaultError, build_fault
 from ..modes import MODES
@@ -28,14 +29,6 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "fault": None,                      # checked against the scenario's own `faults`
     "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
 }
-STEP_KINDS = ("open", "wait_for", "sleep", "fault", "browser", "python", "probe", "witnesses")
-# What each client-specific step may do; a step for the other kind of client is skipped.
-BROWSER_ACTIONS = {"goto": str, "click": str, "eval": str}
-PYTHON_ACTIONS = {"emit": dict, "disconnect": bool}
-PROBE_FIELDS = {"method": str, "path": str, "body_bytes": int, "body": str, "repeat": int,
-                "concurrency": int, "timeout": (int, float),
-                # session-aware requests left pending, with a check after each (harness/clients/probe.py)
-                "session": bool, "wait": bool, "check_path": str, "check_timeout": (int, float)}
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
                   "transports": list, "max_emit_bytes": int,
                   # kind storm: how many clients, their jitter, and whether they dial through the proxy
@@ -366,53 +359,19 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     for si, step in enumerate(steps):
         spath = f"steps.{si}"
         if not isinstance(step, dict) or len(step) != 1:
-            raise loc.error(spath, f"each step is one of {', '.join(STEP_KINDS)} with its arguments")
+            raise loc.error(spath, f"each step is one of {', '.join(STEPS)} with its arguments")
         (kind, args), = step.items()
-        if kind not in STEP_KINDS:
-            raise loc.error(spath, f"unknown step {kind!r}; steps: {', '.join(STEP_KINDS)}")
-        if kind == "sleep" and not isinstance(args, (int, float)):
-            raise loc.error(f"{spath}.sleep", "seconds, a number")
-        if kind == "wait_for":
-            from ..checks.milestones import MILESTONES
-
-            if not isinstance(args, dict) or ("event" in args) == ("until" in args):
-                raise loc.error(f"{spath}.wait_for", "needs `event` (e.g. sio.connect) or `until` (a milestone: "
-                                                     f"{', '.join(MILESTONES)}), not both")
-            allowed = ("until", "timeout") if "until" in args else ("event", "after", "timeout", "new_sid", "src")
-            for k in args:
-                if k not in allowed:
-                    raise loc.error(f"{spath}.wait_for.{k}", f"unknown; wait_for takes {', '.join(allowed)}")
-            if "until" in args and args["until"] not in MILESTONES:
-                raise loc.error(f"{spath}.wait_for.until", f"unknown milestone {args['until']!r}; "
-                                                           f"milestones: {', '.join(MILESTONES)}")
-            if not isinstance(args.get("timeout", 1), (int, float)) or isinstance(args.get("timeout"), bool) \
-                    or args.get("timeout", 1) <= 0:
-                raise loc.error(f"{spath}.wait_for.timeout", "seconds, a number > 0 (a bound: the step ends at the event)")
-            if args.get("after", "start") not in ("start", "fault"):
-                raise loc.error(f"{spath}.wait_for.after", "start or fault")
-        if kind in ("browser", "python"):
-            actions = BROWSER_ACTIONS if kind == "browser" else PYTHON_ACTIONS
-            if not isinstance(args, dict) or len(args) != 1 or next(iter(args)) not in actions:
-                raise loc.error(f"{spath}.{kind}", f"one of {', '.join(actions)}")
-            (action, value), = args.items()
-            if not isinstance(value, actions[action]):
-                raise loc.error(f"{spath}.{kind}.{action}", f"must be {actions[action].__name__}")
-            if action == "emit" and not isinstance(value.get("event"), str):
-                raise loc.error(f"{spath}.python.emit", "needs `event` (and `bytes` for a payload of that size, or `data`)")
-        if kind == "witnesses":
-            # One python-socketio client per app instance, connected to it directly (not through
-            # nginx): do the cell's broadcasts reach every instance?
-            if not isinstance(args, dict) or set(args) - {"transport"} \
-                    or args.get("transport", "websocket") not in ("websocket", "polling"):
-                raise loc.error(f"{spath}.witnesses", "{} or {transport: websocket|polling}")
-        if kind == "probe":
-            if not isinstance(args, dict) or "path" not in args:
-                raise loc.error(f"{spath}.probe", "needs at least `path`")
-            for k, v in args.items():
-                if k not in PROBE_FIELDS:
-                    raise loc.error(f"{spath}.probe.{k}", f"unknown; a probe has {', '.join(PROBE_FIELDS)}")
-                if not isinstance(v, PROBE_FIELDS[k]) or (isinstance(v, bool) and PROBE_FIELDS[k] is not bool):
-                    raise loc.error(f"{spath}.probe.{k}", "wrong type")
+        if kind not in STEPS:
+            raise loc.error(spath, f"unknown step {kind!r}; steps: {', '.join(STEPS)}")
+        try:
+            STEPS[kind].validate(args)
+        except StepError as exc:
+            raise loc.error(f"{spath}.{kind}" + (f".{exc.field}" if exc.field else ""), exc.reason) from None
+        if kind == "fault":
+            faultless = [c.id for c in cells if "fault" not in c.params]
+            if faultless:
+                raise loc.error(f"{spath}.fault", f"cells without a `fault` axis would skip it: {', '.join(faultless[:3])}"
+                                                  + (" …" if len(faultless) > 3 else "") + "; give their matrix group a fault")
 
     expectations = []
     for ei, exp in enumerate(raw.get("expect") or []):
