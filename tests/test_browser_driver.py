@@ -23,7 +23,7 @@ socketio = pytest.importorskip("socketio")
 from werkzeug.serving import make_server  # noqa: E402
 
 from harness.clients.browser import BrowserCell, BrowserDriver, BrowserError, find_chromium  # noqa: E402
-from harness.core.timeline import Timeline, select  # noqa: E402
+from harness.core.timeline import Timeline  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_JS = REPO / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
@@ -132,7 +132,7 @@ def cell(driver, timeline, tmp_path, server):
 
 
 def _events(timeline: Timeline, kind: str) -> list:
-    return list(select(timeline.events, src="browser", kind=kind))
+    return [e for e in timeline.events if e.src == "browser" and e.kind == kind]
 
 
 def _wait_for_event(timeline: Timeline, kind: str, timeout_s: float) -> list:

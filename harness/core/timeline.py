@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .redaction import redact_data
 
@@ -113,22 +113,3 @@ def load(path: Path) -> list[Event]:
             except (json.JSONDecodeError, KeyError, ValueError):
                 continue
     return sorted(events, key=lambda e: e.t)
-
-
-def select(events: Iterable[Event], *, src: str | None = None, kind: str | None = None,
-           after: float | None = None, before: float | None = None) -> Iterator[Event]:
-    """Filter events; `kind` may end in '*' to match a prefix (e.g. 'http.*')."""
-    for e in events:
-        if src and e.src != src:
-            continue
-        if kind:
-            if kind.endswith("*"):
-                if not e.kind.startswith(kind[:-1]):
-                    continue
-            elif e.kind != kind:
-                continue
-        if after is not None and e.t < after:
-            continue
-        if before is not None and e.t > before:
-            continue
-        yield e

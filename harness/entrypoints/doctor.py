@@ -95,7 +95,7 @@ class Catalogue:
                 for cell in scenario.cells:
                     spec = scenario.faults.get(cell.params.get("fault", ""), {})
                     fault = FAULTS.get(spec.get("type", ""))
-                    rows.append((cell.params.get("mode"), _client_kind(scenario, cell),
+                    rows.append((cell.params.get("mode"), scenario.client_profile(cell)["kind"],
                                  bool(fault and fault.needs_proxy), cell.params.get("transport", "default"),
                                  scenario.components(cell)))
                 self.cells[scenario.name] = rows
@@ -137,14 +137,6 @@ class Catalogue:
                              or needs.components):
             text += " → no scenario of the catalogue yet"
         return text
-
-
-def _client_kind(scenario, cell) -> str | None:
-    """browser / python: a cell's `client` may name a profile of the scenario's `clients`."""
-    try:
-        return scenario.client_profile(cell).get("kind")
-    except Exception:  # noqa: BLE001 - older scenario format: the axis value is the kind
-        return cell.params.get("client")
 
 
 # --------------------------------------------------------------------------- small helpers
