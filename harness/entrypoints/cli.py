@@ -108,7 +108,7 @@ def _jobs(asked: int | str, plan: list, total: int) -> tuple[int, str]:
 def _run_repeated(plan: list, run_dir: Path, repeat: int, jobs: int, target, *, several: bool) -> int:
     """--repeat N: rep-1/ … rep-N/, each with its reports, then the stability over them (exit 1 when unstable)."""
     from ..lab.repeat import rep_dir, run_repeated
-    from .reports import stability
+    from ..reports import stability
 
     runs = []
 
@@ -181,7 +181,7 @@ def print_summary(r: report_mod.RunReport) -> None:
 def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "run.json").exists():
-        from .reports import stability
+        from ..reports import stability
 
         if stability.rep_dirs(run_dir):    # a --repeat run: every repetition, then the stability over them
             result = stability.build(run_dir)
