@@ -117,3 +117,40 @@ def settled(v: CellView, p: Progress) -> bool:
 @milestone("dropped", "after the fault, the client lost its session (a disconnect it did not ask for)")
 def dropped(v: CellView, p: Progress) -> bool:
     return p.t_fault is not None and bool(v.drops(after=p.t_fault))
+
+
+def _closed_by_client(v: CellView) -> bool:
+    """The browser closed the Engine.IO session it last opened: a close packet (POST `1`) or its WebSocket closed
+    with the sid, and nothing with the sid still pending. A client that closed its session has nothing to retry."""
+    reqs = [e for e in v.of("http.request", src=CLIENT_SOURCES) if e.data.get("sid")]
+    opened = [e for e in v.of("ws.open", src=CLIENT_SOURCES) if e.data.get("sid")]
+    last = max(reqs + opened, key=lambda e: e.t, default=None)
+    if last is None:
+        return False
+    sid = last.data["sid"]
+    mine = [e for e in reqs if e.data["sid"] == sid]
+    if any(v.outcome(e) is None for e in mine):
+        return False
+    urls = {e.data.get("url") for e in opened if e.data["sid"] == sid}
+    ended = {e.data.get("url") for kind in ("ws.close", "ws.error") for e in v.of(kind, src=CLIENT_SOURCES)}
+    if not urls <= ended:
+        return False
+    close_packet = any(e.data.get("method") == "POST" and "1" in str(e.data.get("body", "")).split("\x1e") for e in mine)
+    return close_packet or bool(urls)
+
+
+@milestone("decided", "the client's connection attempt is decided: it holds a session in its steady state (a Python "
+                      "client: connected, for connect() returns only after its upgrade was tried), or it was refused "
+                      "for good: refused twice (it retried and was refused again), a Python client's first connect() "
+                      "failed (python-socketio does not retry it), or the browser closed the refused Engine.IO session "
+                      "itself (nothing left to retry)")
+def decided(v: CellView, p: Progress) -> bool:
+    if steady(v, p):
+        return True
+    if v.of("sio.connect", src="pyclient"):
+        return True
+    errors = v.of("sio.connect_error", src=CLIENT_SOURCES)
+    if len(errors) >= 2 or any(e.data.get("initial") for e in errors):
+        return True
+    return bool(errors) and _closed_by_client(v)
+
