@@ -154,3 +154,15 @@ def decided(v: CellView, p: Progress) -> bool:
         return True
     return bool(errors) and _closed_by_client(v)
 
+
+@milestone("broadcast_delivered", "the client's `broadcast` emit came back to the client and reached every connected "
+                                  "witness; at once when the client emitted none (a browser cell) or could not (not "
+                                  "connected). A witness that never gets it (no message queue) ends the wait by its timeout")
+def broadcast_delivered(v: CellView, p: Progress) -> bool:
+    emits = [e for e in v.of("sio.emit", src=CLIENT_SOURCES) if e.data.get("event") == "broadcast"]
+    if not emits:
+        return True
+    got = lambda src: [e for e in v.of("sio.event", src=src) if e.data.get("event") == "broadcast"]
+    witnesses = {e.data.get("witness") for e in v.of("sio.connect", src="witness")}
+    return bool(got(CLIENT_SOURCES)) and witnesses <= {e.data.get("witness") for e in got("witness")}
+
