@@ -166,3 +166,29 @@ def broadcast_delivered(v: CellView, p: Progress) -> bool:
     witnesses = {e.data.get("witness") for e in v.of("sio.connect", src="witness")}
     return bool(got(CLIENT_SOURCES)) and witnesses <= {e.data.get("witness") for e in got("witness")}
 
+
+def _pings(v: CellView, after: float) -> list:
+    """Pings that reached the client after `after`: WebSocket frames `2`, or `2` packets in polling answers (a Python
+    client's WebSocket frames are not recorded)."""
+    frames = [e for e in v.of("ws.frame", src=CLIENT_SOURCES, after=after)
+              if e.data.get("dir") == "received" and e.data.get("payload") == "2"]
+    polls = [e for e in v.of("http.response", src=CLIENT_SOURCES, after=after)
+             if "2" in str(e.data.get("body") or "").split("\x1e")]
+    return frames + polls
+
+
+@milestone("held", "the fault is over, the client kept the session it held at the fault, and two pings reached it "
+                   "after the fault ended (the server still held the session one ping interval later; the client's own "
+                   "ping timer was reset): no drop can still come from the fault. Never for a Python client on WebSocket, "
+                   "whose frames are not recorded")
+def held(v: CellView, p: Progress) -> bool:
+    if p.t_fault is None or v.drops(after=p.t_fault):
+        return False
+    ends = [e for e in v.of("fault", src="harness", after=p.t_fault) if e.data.get("phase") == "end"]
+    return bool(ends) and len(_pings(v, ends[-1].t)) >= 2
+
+
+@milestone("weathered", "the fault's outcome is decided: settled (the client lost its session, reconnected, and "
+                        "nothing with the old sid can still be answered), or held (it kept its session past the fault)")
+def weathered(v: CellView, p: Progress) -> bool:
+    return settled(v, p) or held(v, p)
