@@ -132,16 +132,13 @@ class Server:
                                    timeout=timeout, what=f"{self.mode.workers} workers' /__siolab/info")
         return sorted(seen - {None})
 
-    def stop(self, sig: int | None = None, timeout: float = 3.0) -> None:
-        """Stop the process group: `sig`, or the mode's own quick stop (LaunchSpec.quit_signal);
-        SIGKILL after `timeout` for whatever is still there."""
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 3.0) -> None:
         if self.proc and self.proc.alive():
-            self.supervisor.stop(self.proc, self.proc.quit_signal if sig is None else sig, timeout=timeout)
+            self.supervisor.stop(self.proc, sig, timeout=timeout)
         self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": self.boot})
 
-    def restart(self, sig: int | None = None, timeout: float = 20.0) -> None:
-        """The mode's own restart: the reloader reloads; every other mode is stopped (its quick stop,
-        or `sig`) and started again."""
+    def restart(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """The mode's own restart: the reloader reloads; every other mode is stopped and started again."""
         trigger = (self.mode.reload_trigger() if self.target is None
                    else self.target.reload_trigger(self.mode, self.reload_marker))
         if trigger is None:
