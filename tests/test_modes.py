@@ -634,25 +634,43 @@ def test_gevent_autodetect_first_idle_long_poll_hangs_the_worker():
         srv.close()
 
 
-@pytest.mark.parametrize("mode_name", ["gevent", "gevent-websocket"])
-def test_quit_signal_ends_gunicorn_with_a_websocket_open(mode_name):
-    """Teardown sends the mode's quit signal: for gunicorn, SIGINT (quick shutdown). SIGTERM would
-    wait on the open WebSocket for gunicorn's graceful timeout (30 s) and the supervisor would
-    have to SIGKILL it. (gthread hangs either way: its worker waits on the thread that holds the
-    WebSocket, and the supervisor SIGKILLs it after 3 s.)"""
-    mode = get_mode(mode_name)
-    spec = mode.launch(HOST, 1, ServerSettings())
-    assert spec.quit_signal == signal.SIGINT
-    srv = RunningServer(mode_name, ServerSettings())
+# What a client holds open at a stop: a long-poll (parked in a worker thread or handler) or a WebSocket.
+# multiworker has no sticky sessions (polling needs them); gevent-gws-installed never upgrades.
+STOP_CASES = [(m, t) for m in SERVING_MODES for t in ("polling", "websocket")
+              if (m, t) != ("gevent-gws-installed", "websocket")] + [("multiworker", "websocket")]
+# The quit signal ends every mode (teardown); SIGTERM, the `restart` fault's stop, is gunicorn's
+# graceful stop (elsewhere it is the quit signal).
+GUNICORN_MODES = ("gthread", "gevent", "gevent-websocket", "gevent-gws-installed", "multiworker")
+STOP_SIGNAL_CASES = ([(m, t, "quit") for m, t in STOP_CASES]
+                     + [(m, t, "SIGTERM") for m, t in STOP_CASES if m in GUNICORN_MODES])
+
+
+@pytest.mark.parametrize("mode_name,transport,stop", STOP_SIGNAL_CASES)
+def test_stop_ends_every_mode_with_a_client_open(mode_name, transport, stop):
+    """The mode's quit signal (teardown) and SIGTERM (the `restart` fault's stop) end the server by
+    itself while a client holds a long-poll or a WebSocket open, without the SIGKILL the supervisor
+    sends after its 3 s: gunicorn's --graceful-timeout makes its master SIGKILL a worker still
+    waiting on its clients (a gthread worker waits on the thread holding one even on SIGINT, its
+    quick shutdown; every worker on SIGTERM); aiohttp's shutdown_timeout cancels the handler;
+    eventlet and Node die of SIGTERM itself. Under gunicorn's default graceful timeout (30 s) or
+    aiohttp's shutdown_timeout (60 s), this wait would time out."""
+    spec = get_mode(mode_name).launch(HOST, 1, ServerSettings(ping_interval=5, ping_timeout=5))
+    assert spec.quit_signal == (signal.SIGINT if "gunicorn" in spec.argv else signal.SIGTERM)
+    sig = spec.quit_signal if stop == "quit" else signal.SIGTERM
+    srv = RunningServer(mode_name, ServerSettings(ping_interval=5, ping_timeout=5))
     client = _client()
     try:
         srv.wait_ready()
-        client.connect(srv.url, transports=["websocket"], wait_timeout=5)
-        assert client.transport() == "websocket"
-        os.killpg(srv.proc.pid, spec.quit_signal)
-        assert srv.proc.wait(timeout=10) is not None
-        assert srv.proc.returncode >= 0, srv.output()    # it exited; no signal had to kill it
+        client.connect(srv.url, transports=[transport], wait_timeout=5)
+        assert client.transport() == transport
+        os.killpg(srv.proc.pid, sig)
+        try:
+            srv.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{mode_name} still running 10 s after {signal.Signals(sig).name} "
+                        f"with a {transport} client open:\n{srv.output()}")
+        # Exited by itself, or of the signal's default action: no SIGKILL was needed.
+        assert srv.proc.returncode in (0, -sig), srv.output()
     finally:
         client.disconnect()
         srv.close()
-    assert get_mode("reloader").launch(HOST, 1, ServerSettings()).quit_signal == signal.SIGTERM

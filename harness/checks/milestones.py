@@ -239,3 +239,78 @@ def heartbeat(v: CellView, p: Progress) -> bool:
                 return True
     return any(e.data.get("dir") == "sent" and str(e.data.get("payload")) == "3"
                for e in v.of("ws.frame", src=CLIENT_SOURCES, after=since))
+
+
+def _closed_by_client(v: CellView) -> bool:
+    """The browser closed the Engine.IO session it last opened: a close packet (POST `1`) or its WebSocket closed
+    with the sid, and nothing with the sid still pending. A client that closed its session has nothing to retry."""
+    reqs = [e for e in v.of("http.request", src=CLIENT_SOURCES) if e.data.get("sid")]
+    opened = [e for e in v.of("ws.open", src=CLIENT_SOURCES) if e.data.get("sid")]
+    last = max(reqs + opened, key=lambda e: e.t, default=None)
+    if last is None:
+        return False
+    sid = last.data["sid"]
+    mine = [e for e in reqs if e.data["sid"] == sid]
+    if any(v.outcome(e) is None for e in mine):
+        return False
+    urls = {e.data.get("url") for e in opened if e.data["sid"] == sid}
+    ended = {e.data.get("url") for kind in ("ws.close", "ws.error") for e in v.of(kind, src=CLIENT_SOURCES)}
+    if not urls <= ended:
+        return False
+    close_packet = any(e.data.get("method") == "POST" and "1" in str(e.data.get("body", "")).split("\x1e") for e in mine)
+    return close_packet or bool(urls)
+
+
+@milestone("decided", "the client's connection attempt is decided: it holds a session in its steady state (a Python "
+                      "client: connected, for connect() returns only after its upgrade was tried), or it was refused "
+                      "for good: refused twice (it retried and was refused again), a Python client's first connect() "
+                      "failed (python-socketio does not retry it), or the browser closed the refused Engine.IO session "
+                      "itself (nothing left to retry)")
+def decided(v: CellView, p: Progress) -> bool:
+    if steady(v, p):
+        return True
+    if v.of("sio.connect", src="pyclient"):
+        return True
+    errors = v.of("sio.connect_error", src=CLIENT_SOURCES)
+    if len(errors) >= 2 or any(e.data.get("initial") for e in errors):
+        return True
+    return bool(errors) and _closed_by_client(v)
+
+
+@milestone("broadcast_delivered", "the client's `broadcast` emit came back to the client and reached every connected "
+                                  "witness; at once when the client emitted none (a browser cell) or could not (not "
+                                  "connected). A witness that never gets it (no message queue) ends the wait by its timeout")
+def broadcast_delivered(v: CellView, p: Progress) -> bool:
+    emits = [e for e in v.of("sio.emit", src=CLIENT_SOURCES) if e.data.get("event") == "broadcast"]
+    if not emits:
+        return True
+    got = lambda src: [e for e in v.of("sio.event", src=src) if e.data.get("event") == "broadcast"]
+    witnesses = {e.data.get("witness") for e in v.of("sio.connect", src="witness")}
+    return bool(got(CLIENT_SOURCES)) and witnesses <= {e.data.get("witness") for e in got("witness")}
+
+
+def _pings(v: CellView, after: float) -> list:
+    """Pings that reached the client after `after`: WebSocket frames `2`, or `2` packets in polling answers (a Python
+    client's WebSocket frames are not recorded)."""
+    frames = [e for e in v.of("ws.frame", src=CLIENT_SOURCES, after=after)
+              if e.data.get("dir") == "received" and e.data.get("payload") == "2"]
+    polls = [e for e in v.of("http.response", src=CLIENT_SOURCES, after=after)
+             if "2" in str(e.data.get("body") or "").split("\x1e")]
+    return frames + polls
+
+
+@milestone("held", "the fault is over, the client kept the session it held at the fault, and two pings reached it "
+                   "after the fault ended (the server still held the session one ping interval later; the client's own "
+                   "ping timer was reset): no drop can still come from the fault. Never for a Python client on WebSocket, "
+                   "whose frames are not recorded")
+def held(v: CellView, p: Progress) -> bool:
+    if p.t_fault is None or v.drops(after=p.t_fault):
+        return False
+    ends = [e for e in v.of("fault", src="harness", after=p.t_fault) if e.data.get("phase") == "end"]
+    return bool(ends) and len(_pings(v, ends[-1].t)) >= 2
+
+
+@milestone("weathered", "the fault's outcome is decided: settled (the client lost its session, reconnected, and "
+                        "nothing with the old sid can still be answered), or held (it kept its session past the fault)")
+def weathered(v: CellView, p: Progress) -> bool:
+    return settled(v, p) or held(v, p)

@@ -24,6 +24,8 @@ from .redaction import redact_text
 from .timeline import Timeline
 
 _PR_SET_PDEATHSIG = 1
+POLL_AFTER_OUTPUT_S = 0.005   # readiness: first probe after a log line, doubling ...
+POLL_IDLE_S = 0.05            # ... up to this while the process is silent
 
 # Set by the first SIGINT/SIGTERM/SIGHUP of a run and never cleared: the KeyboardInterrupt it
 # raises may land where a cell swallows it (a browser context closing), the flag cannot be.
@@ -70,7 +72,10 @@ class Managed:
     started_at: float
     quit_signal: int = signal.SIGTERM      # what `close` sends first
     _tail: list[str] = field(default_factory=list)
-    _reader: threading.Thread | None = None
+    _readers: list[threading.Thread] = field(default_factory=list)
+    # Notified on every output line and when the output ends: readiness probes wake on it.
+    _output: threading.Condition = field(default_factory=threading.Condition)
+    _lines: int = 0
 
     @property
     def pid(self) -> int:
@@ -81,6 +86,19 @@ class Managed:
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self._tail[-lines:])
+
+    def wait_output(self, seen: int, timeout: float) -> int:
+        """Wait up to `timeout` for an output line after the first `seen` (or for the output to end);
+        the number of lines so far."""
+        with self._output:
+            self._output.wait_for(lambda: self._lines > seen or not any(r.is_alive() for r in self._readers),
+                                  timeout)
+            return self._lines
+
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait until the reader threads have taken the last lines of a process that exited."""
+        for r in self._readers:
+            r.join(timeout)
 
     def signal_group(self, sig: int) -> None:
         try:
@@ -129,6 +147,7 @@ class Supervisor:
             threading.Thread(target=self._pump, args=(proc, popen.stdout, "stdout", log, json_events), daemon=True),
             threading.Thread(target=self._pump, args=(proc, popen.stderr, "stderr", log, False), daemon=True),
         ]
+        proc._readers = readers
         for r in readers:
             r.start()
         threading.Thread(target=self._reap, args=(proc, readers, log), daemon=True).start()
@@ -150,7 +169,12 @@ class Supervisor:
                 except (ValueError, KeyError, TypeError):
                     pass
             self.timeline.record(proc.src, "log", {"name": proc.name, "stream": stream_name, "line": line})
+            with proc._output:
+                proc._lines += 1
+                proc._output.notify_all()
         stream.close()
+        with proc._output:
+            proc._output.notify_all()
 
     def _reap(self, proc: Managed, readers: list[threading.Thread], log) -> None:
         code = proc.popen.wait()
@@ -162,13 +186,18 @@ class Supervisor:
     # -- readiness ------------------------------------------------------------------
     def wait_ready(self, proc: Managed, probe: Callable[[], bool], *, timeout: float = 20.0,
                    what: str = "an Engine.IO handshake") -> float:
-        """Poll `probe` until it returns True; a clear StartupError with the log tail otherwise."""
+        """Probe until `probe` returns True; a clear StartupError with the log tail otherwise.
+
+        Probes run when the process writes a line (a server logs as it boots: the moment to look)
+        and then at 5, 10, 20, 40 ms, and every 50 ms while it stays silent."""
         t0 = time.monotonic()
+        seen = proc._lines
+        delay = POLL_AFTER_OUTPUT_S
         while time.monotonic() - t0 < timeout:
             if INTERRUPTED.is_set():
                 raise KeyboardInterrupt("run interrupted")
             if not proc.alive():
-                time.sleep(0.2)  # let the reader threads drain the last lines
+                proc.drain()
                 raise StartupError(
                     f"{proc.name} exited with code {proc.popen.returncode} before answering {what}.\n"
                     f"--- last lines of {proc.log_path} ---\n{proc.tail()}")
@@ -177,7 +206,15 @@ class Supervisor:
                     return time.monotonic() - t0
             except Exception:  # noqa: BLE001 - any failure just means "not yet"
                 pass
-            time.sleep(0.05)
+            lines = proc.wait_output(seen, min(delay, max(0.0, timeout - (time.monotonic() - t0))))
+            delay = POLL_AFTER_OUTPUT_S if lines > seen else min(2 * delay, POLL_IDLE_S)
+            seen = lines
+            if not any(r.is_alive() for r in proc._readers):
+                # The output has ended (closed, or the process exited): no line will wake us.
+                try:
+                    proc.popen.wait(timeout=delay)
+                except subprocess.TimeoutExpired:
+                    pass
         raise StartupError(
             f"{proc.name} did not answer {what} within {timeout:.0f} s (pid {proc.pid} still running).\n"
             f"--- last lines of {proc.log_path} ---\n{proc.tail()}")

@@ -16,6 +16,7 @@ import sys
 from dataclasses import replace
 
 from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
+from .gthread import GRACEFUL_TIMEOUT
 
 
 class GeventMode(Mode):
@@ -28,6 +29,7 @@ class GeventMode(Mode):
             sys.executable, "-m", "gunicorn",
             "-k", "gevent", "-w", "1",
             "--no-control-socket",              # see gthread.py
+            "--graceful-timeout", GRACEFUL_TIMEOUT,   # see gthread.py
             "--access-logfile", "-",
             "-b", f"{host}:{port}",
             "servers.reference_app.wsgi:app",

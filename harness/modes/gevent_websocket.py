@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from .base import LaunchSpec, Mode, ServerSettings
+from .gthread import GRACEFUL_TIMEOUT
 
 WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 
@@ -26,6 +27,7 @@ class GeventWebSocketMode(Mode):
             sys.executable, "-m", "gunicorn",
             "-k", WORKER, "-w", "1",
             "--no-control-socket",              # see gthread.py
+            "--graceful-timeout", GRACEFUL_TIMEOUT,   # see gthread.py
             "--access-logfile", "-",
             "-b", f"{host}:{port}",
             "servers.reference_app.wsgi:app",

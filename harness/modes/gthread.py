@@ -12,6 +12,7 @@ import sys
 from .base import LaunchSpec, Mode, ServerSettings
 
 THREADS = 8
+GRACEFUL_TIMEOUT = "1"   # seconds; see launch()
 
 
 class GthreadMode(Mode):
@@ -26,6 +27,10 @@ class GthreadMode(Mode):
             # gunicorn >= 25.1 otherwise shares a control socket under $HOME/.gunicorn
             # between every instance the lab starts.
             "--no-control-socket",
+            # How long a stop waits for the worker before gunicorn SIGKILLs it (default 30 s): a
+            # gthread worker cannot exit while a thread holds a WebSocket or a long-poll, even on
+            # the quick shutdown (SIGINT); a restart in the lab must not wait for its clients.
+            "--graceful-timeout", GRACEFUL_TIMEOUT,
             "--access-logfile", "-",            # status codes of /socket.io/ requests are evidence
             "-b", f"{host}:{port}",
             "servers.reference_app.wsgi:app",

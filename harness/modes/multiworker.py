@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
+from .gthread import GRACEFUL_TIMEOUT
 
 WORKERS = 2
 
@@ -27,6 +28,7 @@ class MultiworkerMode(Mode):
             sys.executable, "-m", "gunicorn",
             "-k", "gevent", "-w", str(WORKERS),
             "--no-control-socket",              # see gthread.py
+            "--graceful-timeout", GRACEFUL_TIMEOUT,   # see gthread.py
             "--access-logfile", "-",
             "-b", f"{host}:{port}",
             "servers.reference_app.wsgi:app",
