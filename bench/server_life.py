@@ -18,9 +18,9 @@ from pathlib import Path
 import socketio
 
 from harness.modes import ServerSettings, get_mode
-from harness.supervisor import Supervisor
-from harness.timeline import Timeline
-from harness.topology import Server
+from harness.core.supervisor import Supervisor
+from harness.core.timeline import Timeline
+from harness.lab.topology import Server
 
 
 def main() -> None:

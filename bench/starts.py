@@ -35,9 +35,9 @@ from pathlib import Path
 import socketio
 
 from harness.modes import ServerSettings, get_mode
-from harness.supervisor import Supervisor
-from harness.timeline import Timeline
-from harness.topology import Server
+from harness.core.supervisor import Supervisor
+from harness.core.timeline import Timeline
+from harness.lab.topology import Server
 
 MODES = ("reloader", "gthread", "gevent", "gevent-websocket", "eventlet", "aiohttp", "node", "multiworker")
 # Log lines that mark a start's stages: (label, pattern, which occurrence).

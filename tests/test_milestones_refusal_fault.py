@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from harness.checks.milestones import Progress, reached
-from harness.timeline import Event
+from harness.core.timeline import Event
 
 SID = "s1"
 
