@@ -54,6 +54,24 @@ def test_steady_over_websocket_only_needs_the_websocket():
     assert not reached("steady", [], Progress(transport="websocket"))
 
 
+def test_steady_belongs_to_the_page_loaded_last():
+    """A login page's socket connects, the lab opens the scenario's page: the login page's session,
+    whose connect is still reported after the next load began, does not make the new page steady."""
+    login = [ev(0.5, "browser", "http.request", id="d1", method="GET", path="/login", document=True)]
+    login += polling_session(OLD)
+    page = [ev(1.55, "browser", "http.request", id="d2", method="GET", path="/", document=True),
+            ev(1.56, "browser", "sio.connect", eio_sid=OLD, transport="polling"),          # the old page, late
+            ev(1.6, "browser", "http.request", id="h2", method="GET", path="/socket.io/", sid=None)]
+    progress = Progress(transport="polling")
+    assert reached("steady", login, progress)
+    assert not reached("steady", login + page, progress)
+    new_session = [ev(1.7, "browser", "http.request", id="n1", method="GET", path="/socket.io/", sid=NEW),
+                   ev(1.8, "browser", "sio.connect", eio_sid=NEW, transport="polling"),
+                   ev(1.9, "browser", "http.response", id="n1", method="GET", sid=NEW, status=200),
+                   ev(2.0, "browser", "http.request", id="n2", method="GET", path="/socket.io/", sid=NEW)]
+    assert reached("steady", login + page + new_session, progress)
+
+
 def test_settled_waits_for_every_old_sid_request():
     events = incident_timeline()
     progress = Progress(transport="polling", t_fault=3.0)

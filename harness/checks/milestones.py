@@ -37,8 +37,26 @@ def reached(name: str, events: list[Event], progress: Progress) -> bool:
     return MILESTONES[name][1](CellView(events), progress)
 
 
+def _page_start(v: CellView) -> float | None:
+    """When the browser last began loading a page (None for a Python client, or before any load)."""
+    loads = [e for e in v.of("http.request", src="browser") if e.data.get("document")]
+    return loads[-1].t if loads else None
+
+
 def _connects(v: CellView) -> list[Event]:
-    return [e for e in v.of("sio.connect", src=CLIENT_SOURCES) if e.data.get("eio_sid")]
+    """The client's connects, on the current page only: a session the page before it opened (a login
+    page's, say) may still report its connect after the next load began, and is left behind with it.
+    A session belongs to the page that sent its first request with the sid (the old page cannot send
+    one after the next load began)."""
+    connects = [e for e in v.of("sio.connect", src=CLIENT_SOURCES) if e.data.get("eio_sid")]
+    start = _page_start(v)
+    if start is None:
+        return connects
+    first_use: dict[str, float] = {}
+    for e in v.of("http.request", src="browser") + v.of("ws.open", src="browser"):
+        if e.data.get("sid"):
+            first_use[e.data["sid"]] = min(e.t, first_use.get(e.data["sid"], e.t))
+    return [e for e in connects if e.src != "browser" or first_use.get(e.data["eio_sid"], e.t) >= start]
 
 
 def _current_sid(v: CellView) -> str | None:

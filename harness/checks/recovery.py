@@ -170,3 +170,12 @@ def session_alive_at_fault(v: CellView) -> Finding:
         return Finding(False, note="no connect before the fault")
     drops = [d for d in v.drops(after=connects[-1].t) if d.t < v.t_fault]
     return Finding(not drops, [connects[-1]] + drops[:1])
+
+
+@metric("stalled_quiescent", "the stalled server had read every request sent to it and slept when it was frozen "
+                             "(a premise: frozen mid-read, what a client sees hangs on that instant)")
+def stalled_quiescent(v: CellView) -> Finding:
+    stops = [e for e in v.of("server.down", src="harness") if e.data.get("stalled")]
+    if not stops:
+        return Finding(None)
+    return Finding(stops[0].data.get("quiescent") is True, stops[:1])

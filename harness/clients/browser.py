@@ -485,6 +485,8 @@ class _CellRecorder:
         parts = urlsplit(request.url)
         data: dict[str, Any] = {"id": self._last_id, "method": request.method, "url": request.url,
                                 "path": parts.path, **_engineio_query(parts.query)}
+        if _is_page_load(request):
+            data["document"] = True       # a page load: the sessions of the page before it are left behind
         if _is_socketio(parts):
             body = request.post_data
             if body is not None:
@@ -608,6 +610,14 @@ class _CellRecorder:
         """Give response bodies still being read a moment before the context goes."""
         if self._body_tasks:
             await asyncio.wait(list(self._body_tasks), timeout=timeout_s)
+
+
+def _is_page_load(request: Request) -> bool:
+    """The main frame's navigation (not an iframe's, not a subresource)."""
+    try:
+        return request.is_navigation_request() and request.frame.parent_frame is None
+    except Exception:  # noqa: BLE001 - a request without a frame (a service worker's) is no page load
+        return False
 
 
 def _is_socketio(parts) -> bool:

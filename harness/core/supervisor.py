@@ -76,6 +76,9 @@ class Managed:
     # Notified on every output line and when the output ends: readiness probes wake on it.
     _output: threading.Condition = field(default_factory=threading.Condition)
     _lines: int = 0
+    # Set once `proc.exit` is on the timeline: whoever saw the process end waits for it, so a
+    # judge never reads a timeline where the exit is missing (a start failure looked like none).
+    _exit_recorded: threading.Event = field(default_factory=threading.Event)
 
     @property
     def pid(self) -> int:
@@ -95,10 +98,9 @@ class Managed:
                                   timeout)
             return self._lines
 
-    def drain(self, timeout: float = 2.0) -> None:
-        """Wait until the reader threads have taken the last lines of a process that exited."""
-        for r in self._readers:
-            r.join(timeout)
+    def drain(self, timeout: float = 4.0) -> None:
+        """Wait until a process that exited has its last lines and its `proc.exit` on the timeline."""
+        self._exit_recorded.wait(timeout)
 
     def signal_group(self, sig: int) -> None:
         try:
@@ -182,6 +184,7 @@ class Supervisor:
             r.join(timeout=2)
         log.close()
         self.timeline.record(proc.src, "proc.exit", {"name": proc.name, "pid": proc.pid, "returncode": code})
+        proc._exit_recorded.set()
 
     # -- readiness ------------------------------------------------------------------
     def wait_ready(self, proc: Managed, probe: Callable[[], bool], *, timeout: float = 20.0,
@@ -231,6 +234,7 @@ class Supervisor:
         finally:
             # A group member that ignored SIGTERM (a gunicorn worker) must not outlive its leader.
             proc.signal_group(signal.SIGKILL)
+            proc.drain()
 
     def close(self) -> None:
         with self._lock:

@@ -12,12 +12,32 @@ from .registry import Fault, register
 RESET_TOXIC = "siolab_reset"
 
 
+def _pending_requests(timeline, src: str) -> set:
+    """Ids of the client's HTTP requests that carry a sid and have neither an answer nor a failure yet."""
+    open_, done = set(), set()
+    for e in timeline.events:
+        if e.src != src or "id" not in e.data:
+            continue
+        if e.kind == "http.request" and e.data.get("sid"):
+            open_.add(e.data["id"])
+        elif e.kind in ("http.response", "http.failed"):
+            done.add(e.data["id"])
+    return open_ - done
+
+
 def _wait_for_client_drop(timeline, since: float, limit_s: float) -> None:
-    """Until a client reports a disconnect (its connection was reset), or `limit_s` passes."""
+    """Until a client reports a disconnect and none of its session's requests is still in flight,
+    or `limit_s` passes.
+
+    In flight matters: a long-poll the client gave up on can still be on the wire, and Chromium
+    silently retries a reset poll on a fresh connection. Lifting the reset before that retry is
+    answered lets it reach a server the client's own close packet has emptied (400 `Invalid
+    session`): whether it does is then a race between the toxic's removal and the retry."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if any(e.kind == "sio.disconnect" and e.t >= since and e.src in ("browser", "pyclient")
-               for e in timeline.events):
+        dropped = {e.src for e in timeline.events
+                   if e.kind == "sio.disconnect" and e.t >= since and e.src in ("browser", "pyclient")}
+        if dropped and not any(_pending_requests(timeline, src) for src in dropped):
             return
         time.sleep(0.01)
 
@@ -28,9 +48,9 @@ class ProxyReset(Fault):
     """A middlebox resets the connections; the server is not touched.
 
     Toxiproxy's reset_peer fires on the next data a connection carries (a long-poll's
-    answer, a ping), so the toxic stays until the client reports the disconnect or
-    `hold_ms` passes; connections opened meanwhile (a browser's silent retry) are reset
-    on their first answer too.
+    answer, a ping), so the toxic stays until the client reports the disconnect and its
+    old session's requests have all ended, or `hold_ms` passes; connections opened
+    meanwhile (a browser's silent retry) are reset on their first answer too.
     """
 
     type = "proxy-reset"

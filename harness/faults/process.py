@@ -35,17 +35,24 @@ class KillRestart(Fault):
         topology.server.start()
 
 
+# A bound, not a wait: an idle server is quiescent within milliseconds.
+QUIESCENT_BOUND_S = 3.0
+
+
 @register
 @dataclass
 class Stall(Fault):
-    """SIGSTOP the server for `stall_s` seconds, then SIGCONT: alive, listening, silent."""
+    """SIGSTOP the server for `stall_s` seconds, then SIGCONT: alive, listening, silent.
+
+    The stop waits until the server has read what the clients sent and sleeps (a held long-poll is
+    held, not still in the socket): frozen a moment earlier, the outcome would hang on that moment."""
 
     type = "stall"
     description = "SIGSTOP for stall_s seconds, then SIGCONT"
     stall_s: float = 3.0
 
     def act(self, topology, timeline) -> None:
-        topology.server.pause()
+        topology.server.pause(quiescent_within=QUIESCENT_BOUND_S)
         time.sleep(self.stall_s)
         topology.server.resume()
 

@@ -23,6 +23,7 @@ from ..components.redis_server import RedisServer
 from ..faults import toxiproxy_api
 from ..modes import get_mode
 from ..modes.base import Mode, ServerSettings
+from ..core import procfs
 from ..core.paths import REPO_ROOT
 from ..core.supervisor import Managed, Supervisor, free_port
 from ..core.timeline import Timeline
@@ -172,11 +173,17 @@ class Server:
             time.sleep(0.02)
         raise TimeoutError(f"{self.name} did not come back with a new process within {timeout:.0f} s")
 
-    def pause(self) -> None:
-        """SIGSTOP the whole group: the process stays, the sockets stay open, nothing answers."""
+    def pause(self, *, quiescent_within: float | None = None) -> None:
+        """SIGSTOP the whole group: the process stays, the sockets stay open, nothing answers.
+
+        With `quiescent_within`, first wait (at most that long) until the server has read every
+        request sent to it and sleeps, so it freezes holding them; `quiescent` on server.down says
+        whether it did."""
         assert self.proc
+        calm = procfs.wait_quiescent(self.proc.pid, self.port, quiescent_within) if quiescent_within else None
         self.proc.signal_group(signal.SIGSTOP)
-        self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": self.boot, "stalled": True})
+        self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": self.boot,
+                                                        "stalled": True, "quiescent": calm})
 
     def resume(self) -> None:
         assert self.proc

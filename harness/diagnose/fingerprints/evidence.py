@@ -46,11 +46,12 @@ def mode_from_server(header: str) -> str | None:
 
 
 def silence(view: CaptureView, f: FailurePoint) -> tuple[float, float, str]:
-    """How long the lost session heard nothing before it ended, pingInterval + pingTimeout, and where
-    the latter comes from."""
+    """How long the lost session went without a ping (or, before the first, since its handshake)
+    before it ended, pingInterval + pingTimeout, and where the latter comes from. Measured from what
+    arms the client's ping timer: other packets (the namespace's connect, an event) do not."""
     interval, timeout, announced = view.ping
     source = "announced by the server" if announced else "the defaults; the capture holds no handshake answer"
-    return f.t - f.session.last_alive, interval + timeout, source
+    return f.t - f.session.last_armed, interval + timeout, source
 
 
 def silent_too_long(view: CaptureView, f: FailurePoint) -> bool:

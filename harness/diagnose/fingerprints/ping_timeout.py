@@ -15,7 +15,7 @@ def ping_timeout(view: CaptureView, cause: Cause) -> Result:
         return nothing_lost(view, cause)
     f, _ = lost
     # The open poll of a healthy session may wait pingInterval for its answer; a silence is measured from the
-    # last answer to the moment the session ended.
+    # last ping (or the handshake) to the moment the session ended: only those arm the client's ping timer.
     gap, limit, source = silence(view, f)
     replay = {"client": "browser", "transport": "polling" if f.session.transport == "polling" else "websocket",
               "fault": "stall"}
@@ -24,7 +24,7 @@ def ping_timeout(view: CaptureView, cause: Cause) -> Result:
         replay["mode"] = mode
     bound = "" if f.exact else " at most"
     if silent_too_long(view, f):
-        return Result(cause, LIKELY, f"session {f.session.sid} heard nothing for{bound} {gap:.1f} s before it ended "
+        return Result(cause, LIKELY, f"session {f.session.sid} heard no ping for{bound} {gap:.1f} s before it ended "
                       f"({f.kind}; pingInterval + pingTimeout = {limit:g} s, {source})", [f.event], replay)
-    return Result(cause, RULED_OUT, f"session {f.session.sid} ended{bound} {gap:.1f} s after its last answer, under "
+    return Result(cause, RULED_OUT, f"session {f.session.sid} ended{bound} {gap:.1f} s after its last ping, under "
                   f"pingInterval + pingTimeout = {limit:g} s ({source})", [f.event], replay)

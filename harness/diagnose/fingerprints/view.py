@@ -49,6 +49,17 @@ def sid_counter(sid: str | None) -> int | None:
     return int.from_bytes(raw, "big")
 
 
+def _open_packet(e: Event) -> str | None:
+    """The handshake's open packet `0{…}`, answered to a polling handshake or as the first frame of a
+    WebSocket-only connection; None for any other event."""
+    if e.kind == "http.response" and isinstance(e.data.get("body"), str) and e.data["body"].startswith("0{"):
+        packets = split_payload(e.data["body"])
+        return packets[0] if packets else None
+    if e.kind == "ws.frame" and e.data.get("dir") == "received" and str(e.data.get("payload", "")).startswith("0{"):
+        return str(e.data["payload"])
+    return None
+
+
 @dataclass
 class Session:
     sid: str
@@ -58,6 +69,7 @@ class Session:
     ws: list[Event] = field(default_factory=list)                               # ws.open / ws.frame / ws.error
     connects: list[Event] = field(default_factory=list)                         # sio.connect on this sid
     refusals: list[Event] = field(default_factory=list)                         # sio.connect_error on this sid
+    opened: float | None = None                  # when the handshake's answer (the open packet) arrived
 
     @property
     def ok_times(self) -> list[float]:
@@ -71,6 +83,22 @@ class Session:
         """The session's last sign of life: an answer, a received frame, or its first use."""
         ok = self.ok_times
         return ok[-1] if ok else self.first_t
+
+    @property
+    def last_armed(self) -> float:
+        """When the client last (re)armed its ping timer: engine.io-client arms it on the handshake's
+        open packet and on each ping, not on other packets. The last sign of life when the capture
+        holds no bodies or frames to tell."""
+        armed = []
+        for _, out in self.exchanges:
+            body = out.data.get("body") if out is not None and out.kind == "http.response" else None
+            if isinstance(body, str) and 200 <= (out.data.get("status") or 0) < 300:
+                if any(p == "2" or p.startswith("0{") for p in split_payload(body)):
+                    armed.append(out.t)
+        armed += [self.opened] if self.opened is not None else []
+        armed += [e.t for e in self.ws if e.kind == "ws.frame" and e.data.get("dir") == "received"
+                  and e.data.get("payload") == "2"]
+        return max(armed) if armed else self.last_alive
 
     @property
     def last_t(self) -> float:
@@ -133,18 +161,27 @@ class CaptureView:
     @cached_property
     def issued(self) -> dict[str, float]:
         """sid -> when the handshake that issued it was sent (its answer is `0{"sid": …}`)."""
-        out: dict[str, float] = {}
+        return {sid: sent for sid, (sent, _) in self._handshakes.items()}
+
+    @cached_property
+    def _handshakes(self) -> dict[str, tuple[float, float]]:
+        """sid -> when its handshake was sent, and when the answer arrived."""
+        out: dict[str, tuple[float, float]] = {}
         by_id = {e.data.get("id"): e for e in self.requests}
+        opened_ws = {}
         for e in self.client_events:
-            body = e.data.get("body")
-            if e.kind == "http.response" and isinstance(body, str) and body.startswith("0{"):
-                try:
-                    sid = json.loads(split_payload(body)[0][1:]).get("sid")
-                except (ValueError, AttributeError, IndexError):
-                    continue
-                req = by_id.get(e.data.get("id"))
-                if sid:
-                    out.setdefault(sid, req.t if req is not None else e.t)
+            if e.kind == "ws.open":
+                opened_ws[e.data.get("url")] = e.t
+            if (text := _open_packet(e)) is None:
+                continue
+            try:
+                sid = json.loads(text[1:]).get("sid")
+            except (ValueError, AttributeError):
+                continue
+            req = by_id.get(e.data.get("id")) if e.kind == "http.response" else None
+            sent = req.t if req is not None else opened_ws.get(e.data.get("url"), e.t)
+            if sid:
+                out.setdefault(sid, (sent, e.t))
         return out
 
     @cached_property
@@ -162,6 +199,7 @@ class CaptureView:
                 # belongs to is the one that sent its handshake.
                 origin = self.issued.get(sid, e.t)
                 s = by_sid[sid] = Session(sid, origin, self.epoch(origin))
+                s.opened = self._handshakes.get(sid, (None, None))[1]
             if e.kind == "http.request":
                 s.exchanges.append((e, self.outcomes.get(e.data.get("id"))))
             elif e.kind.startswith("ws."):
@@ -179,9 +217,9 @@ class CaptureView:
     def ping(self) -> tuple[float, float, bool]:
         """(pingInterval, pingTimeout) in seconds from the first handshake answer, and whether it said so."""
         for e in self.client_events:
-            if e.kind == "http.response" and str(e.data.get("body") or "").startswith("0{"):
+            if (text := _open_packet(e)) is not None:
                 try:
-                    opened = json.loads(split_payload(e.data["body"])[0][1:])
+                    opened = json.loads(text[1:])
                     return opened["pingInterval"] / 1000, opened["pingTimeout"] / 1000, True
                 except (ValueError, KeyError, TypeError, IndexError):
                     continue
