@@ -49,3 +49,29 @@ def test_every_client_kind_a_scenario_may_name_has_an_adapter():
     from harness.lab.scenario import CLIENT_KIND_NAMES
 
     assert set(CLIENT_KINDS) == set(CLIENT_KIND_NAMES)
+
+
+def test_every_mode_module_registered_itself_and_the_traps_come_last():
+    import pkgutil
+
+    import harness.modes as modes_pkg
+    from harness.modes import MODES
+
+    modules = {m.name for m in pkgutil.iter_modules(modes_pkg.__path__)} - {"base"}
+    registered_from = {type(mode).__module__.rsplit(".", 1)[1] for mode in MODES.values()}
+    assert registered_from == modules                         # no mode module left unimported
+    traps = [mode.trap for mode in MODES.values()]
+    assert traps == sorted(traps) and MODES["gthread-nosw"].trap and not MODES["gevent"].trap
+
+
+def test_the_doctors_package_lists_come_from_the_modes():
+    from harness.entrypoints.doctor import IMPORT_NAMES, package_needs
+    from harness.modes import MODES
+
+    declared = {dist for mode in MODES.values() for dist in mode.packages}
+    assert declared <= set(IMPORT_NAMES), declared - set(IMPORT_NAMES)
+    needs = package_needs()
+    # the two modes the hand-kept lists had missed
+    assert {"multiworker", "gevent-gws-installed"} <= set(needs["gunicorn"][1].modes)
+    assert needs["gevent-websocket"][1].modes == ("gevent-websocket", "gevent-gws-installed")
+    assert needs["python-socketio"][1].everything

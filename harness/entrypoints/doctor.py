@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -239,38 +239,45 @@ def check_python(python_spec: str) -> list[Item]:
         needs=Needs(everything=True))]
 
 
-# dist name -> (importable module, what needs it)
-FLASK_MODES = ("reloader", "gthread", "gevent", "eventlet", "gevent-websocket",
-               "gthread-nosw", "gthread-autodetect", "gevent-autodetect")
-GUNICORN_MODES = ("gthread", "gevent", "gevent-websocket", "gthread-nosw", "gthread-autodetect", "gevent-autodetect")
-# dist name -> (importable module, what needs it)
-PACKAGES: dict[str, tuple[str, Needs]] = {
-    "python-socketio": ("socketio", Needs(everything=True)),
-    "python-engineio": ("engineio", Needs(everything=True)),
-    "flask": ("flask", Needs(modes=FLASK_MODES)),
-    "flask-socketio": ("flask_socketio", Needs(modes=FLASK_MODES)),
-    "simple-websocket": ("simple_websocket", Needs(modes=("reloader", "gthread", "gthread-autodetect"),
-                                                   also="WebSocket in the gevent mode (without gevent-websocket)")),
-    "gunicorn": ("gunicorn", Needs(modes=GUNICORN_MODES)),
-    "gevent": ("gevent", Needs(modes=("gevent", "gevent-websocket", "gevent-autodetect"))),
-    "packaging": ("packaging", Needs(modes=("gevent", "gevent-websocket", "gevent-autodetect"),
-                                     also="gunicorn's gevent worker imports it; the doctor's version checks")),
-    "aiohttp": ("aiohttp", Needs(modes=("aiohttp", "plain-ws"))),
-    "playwright": ("playwright", Needs(clients=("browser",))),
-    "toxiproxy-python": ("toxiproxy", Needs(proxy_faults=True)),
-    "requests": ("requests", Needs(everything=True)),
-    "websocket-client": ("websocket", Needs(clients=("python",))),
-    "pyyaml": ("yaml", Needs(everything=True, also="scenario files")),
-    "pytest": ("pytest", Needs(also="make test and the pytest plugin")),
-    "eventlet": ("eventlet", Needs(modes=("eventlet", "gthread-autodetect", "gevent-autodetect"))),
-    "gevent-websocket": ("geventwebsocket", Needs(modes=("gevent-websocket",))),
+# dist name -> importable module: every Python distribution the doctor checks.
+IMPORT_NAMES: dict[str, str] = {
+    "python-socketio": "socketio", "python-engineio": "engineio", "flask": "flask",
+    "flask-socketio": "flask_socketio", "simple-websocket": "simple_websocket", "gunicorn": "gunicorn",
+    "gevent": "gevent", "packaging": "packaging", "aiohttp": "aiohttp", "playwright": "playwright",
+    "toxiproxy-python": "toxiproxy", "requests": "requests", "websocket-client": "websocket",
+    "pyyaml": "yaml", "pytest": "pytest", "eventlet": "eventlet", "gevent-websocket": "geventwebsocket",
 }
+# What needs a distribution besides the modes that declare it (harness/modes, `Mode.packages`).
+HARNESS_NEEDS: dict[str, Needs] = {
+    "python-socketio": Needs(everything=True),
+    "python-engineio": Needs(everything=True),
+    "packaging": Needs(also="gunicorn's gevent worker imports it; the doctor's version checks"),
+    "playwright": Needs(clients=("browser",)),
+    "toxiproxy-python": Needs(proxy_faults=True),
+    "requests": Needs(everything=True),
+    "websocket-client": Needs(clients=("python",)),
+    "pyyaml": Needs(everything=True, also="scenario files"),
+    "pytest": Needs(also="make test and the pytest plugin"),
+}
+
+
+def package_needs() -> dict[str, tuple[str, Needs]]:
+    """dist name -> (importable module, what needs it): the modes from their own declarations."""
+    from ..modes import MODES
+    out = {}
+    for dist, module in IMPORT_NAMES.items():
+        needs = HARNESS_NEEDS.get(dist, Needs())
+        modes = tuple(m.name for m in MODES.values() if dist in m.packages)
+        out[dist] = (module, replace(needs, modes=modes) if modes else needs)
+    return out
+
+
 OPTIONAL_PACKAGES = ("eventlet", "gevent-websocket")   # unless siolab declares them
 
 
 def check_packages(declared: dict[str, str]) -> list[Item]:
     items = []
-    for dist, (module, needs) in PACKAGES.items():
+    for dist, (module, needs) in package_needs().items():
         spec = declared.get(_canonical(dist), "")
         required = _canonical(dist) in declared or dist not in OPTIONAL_PACKAGES
         version = _version(dist)

@@ -3,35 +3,17 @@
     from harness.modes import MODES, get_mode
     spec = get_mode("gevent").launch("127.0.0.1", port, ServerSettings())
     subprocess.Popen(spec.argv, env=spec.env, cwd=spec.cwd, start_new_session=True)
+
+Each mode module registers its classes with `@register` (harness/modes/base.py) when it is
+imported; the imports below are that and nothing else, in the order the modes are listed.
 """
 from __future__ import annotations
 
-from .aiohttp import AiohttpMode
-from .base import LaunchSpec, Mode, ServerSettings
-from .eventlet import EventletMode
-from .gevent import GeventMode, GeventWithGeventWebsocketMode
-from .gevent_autodetect import GeventAutodetectMode
-from .gevent_websocket import GeventWebSocketMode
-from .gthread import GthreadMode
-from .gthread_autodetect import GthreadAutodetectMode
-from .gthread_nosw import GthreadNoSimpleWebsocketMode
-from .multiworker import MultiworkerMode
-from .node import NodeEio3Mode, NodeMode
-from .plain_ws import PlainWebSocketMode
-from .reloader import ReloaderMode
+from . import reloader, gthread, gevent, aiohttp, eventlet, gevent_websocket, node  # noqa: F401 - registration
+from . import multiworker, plain_ws, gthread_nosw, gthread_autodetect, gevent_autodetect  # noqa: F401
+from .base import LaunchSpec, Mode, ServerSettings, UnknownModeError, registered
 
-MODES: dict[str, Mode] = {mode.name: mode for mode in (
-    ReloaderMode(), GthreadMode(), GeventMode(), AiohttpMode(),
-    EventletMode(), GeventWebSocketMode(), NodeMode(), NodeEio3Mode(), MultiworkerMode(),
-    # The traps: they start, but do not serve Socket.IO as the modes above do.
-    GthreadNoSimpleWebsocketMode(), GthreadAutodetectMode(), GeventAutodetectMode(),
-    GeventWithGeventWebsocketMode(),
-    PlainWebSocketMode(),   # not Socket.IO: incident 7's plain WebSocket backend
-)}
-
-
-class UnknownModeError(ValueError):
-    """A mode name the lab does not know; the message lists the ones it does."""
+MODES: dict[str, Mode] = registered()
 
 
 def get_mode(name: str) -> Mode:

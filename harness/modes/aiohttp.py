@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, register
 
 
+@register
 class AiohttpMode(Mode):
     name = "aiohttp"
+    packages = ("aiohttp",)
     description = "python-socketio AsyncServer on aiohttp (web.run_app)"
     async_mode = "aiohttp"
 

@@ -108,6 +108,11 @@ class Mode:
     description: str = ""
     async_mode: str = ""
     requires: tuple[str, ...] = ()    # binaries besides Python (harness/components), e.g. ("node",)
+    # Python distributions the mode's server imports besides python-socketio/-engineio, which every
+    # Python mode needs: `siolab doctor` builds its "what needs it" from these.
+    packages: tuple[str, ...] = ()
+    # A trap starts but does not serve Socket.IO as the modes do (listed after them).
+    trap: bool = False
     workers: int = 1                  # serving processes on the one port; "up" once each has answered
     # A plain HTTP GET that answers 200 once the app serves, for apps without Socket.IO;
     # None: the app is up when an Engine.IO handshake answers.
@@ -144,3 +149,24 @@ def with_absent_modules(spec: LaunchSpec, modules: str) -> LaunchSpec:
     env["SIOLAB_ABSENT_MODULES"] = modules
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ABSENT_MODULES_DIR), env.get("PYTHONPATH", "")) if p)
     return replace(spec, env=env)
+
+
+# -- the registry: each mode module registers its classes on import; this module imports none -----
+_REGISTERED: dict[str, Mode] = {}
+
+
+class UnknownModeError(ValueError):
+    """A mode name the lab does not know; the message lists the ones it does."""
+
+
+def register(cls: type[Mode]) -> type[Mode]:
+    """Class decorator: the mode is known by its `name` from now on."""
+    if not cls.name or cls.name in _REGISTERED:
+        raise ValueError(f"mode class {cls.__name__}: name {cls.name!r} is empty or taken")
+    _REGISTERED[cls.name] = cls()
+    return cls
+
+
+def registered() -> dict[str, Mode]:
+    """Every registered mode by name: the modes in registration order, then the traps."""
+    return {m.name: m for m in sorted(_REGISTERED.values(), key=lambda m: m.trap)}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, register
 
 
+@register
 class EventletMode(Mode):
     name = "eventlet"
+    packages = ("flask", "flask-socketio", "eventlet")
     description = "Flask-SocketIO socketio.run on eventlet.wsgi (eventlet)"
     async_mode = "eventlet"
 

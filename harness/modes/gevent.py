@@ -15,12 +15,14 @@ import sys
 
 from dataclasses import replace
 
-from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
+from .base import LaunchSpec, Mode, ServerSettings, register, with_absent_modules
 from .gthread import GRACEFUL_TIMEOUT
 
 
+@register
 class GeventMode(Mode):
     name = "gevent"
+    packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "simple-websocket")
     description = "gunicorn -k gevent -w 1 (gevent)"
     async_mode = "gevent"
 
@@ -37,6 +39,7 @@ class GeventMode(Mode):
         return with_absent_modules(self.spec(argv, settings), "geventwebsocket")
 
 
+@register
 class GeventWithGeventWebsocketMode(GeventMode):
     """The trap: plain `-k gevent` while gevent-websocket is installed.
 
@@ -46,6 +49,8 @@ class GeventWithGeventWebsocketMode(GeventMode):
     """
 
     name = "gevent-gws-installed"
+    packages = GeventMode.packages + ("gevent-websocket",)
+    trap = True
     description = "gunicorn -k gevent -w 1 with gevent-websocket installed (upgrade fails: 500)"
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:

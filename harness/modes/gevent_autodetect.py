@@ -9,11 +9,15 @@ tests/test_modes.py (servers/README.md).
 """
 from __future__ import annotations
 
+from .base import register
 from .gevent import GeventMode
 from .gthread_autodetect import AUTO
 
 
+@register
 class GeventAutodetectMode(GeventMode):
     name = "gevent-autodetect"
+    packages = GeventMode.packages + ("eventlet",)
+    trap = True
     description = "mode gevent with no async_mode set (auto-detection picks eventlet when installed)"
     async_mode = AUTO

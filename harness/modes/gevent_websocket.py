@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, register
 from .gthread import GRACEFUL_TIMEOUT
 
 WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 
 
+@register
 class GeventWebSocketMode(Mode):
     name = "gevent-websocket"
+    packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "gevent-websocket")
     description = "gunicorn -k GeventWebSocketWorker -w 1 (gevent, gevent-websocket)"
     async_mode = "gevent"
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, register
 
 THREADS = 8
 GRACEFUL_TIMEOUT = "1"   # seconds; see launch()
 
 
+@register
 class GthreadMode(Mode):
     name = "gthread"
+    packages = ("flask", "flask-socketio", "gunicorn", "simple-websocket")
     description = f"gunicorn --worker-class gthread -w 1 --threads {THREADS} (threading)"
     async_mode = "threading"
 

@@ -9,12 +9,16 @@ async_mode was picked; what breaks is measured in tests/test_modes.py (servers/R
 """
 from __future__ import annotations
 
+from .base import register
 from .gthread import GthreadMode
 
 AUTO = "auto"   # servers/reference_app/settings.py AUTO_ASYNC_MODE
 
 
+@register
 class GthreadAutodetectMode(GthreadMode):
     name = "gthread-autodetect"
+    packages = GthreadMode.packages + ("eventlet",)
+    trap = True
     description = "mode gthread with no async_mode set (auto-detection picks eventlet when installed)"
     async_mode = AUTO

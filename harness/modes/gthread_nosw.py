@@ -16,14 +16,17 @@ simple_websocket package); the gunicorn worker exits 3 and the master stops with
 """
 from __future__ import annotations
 
-from .base import LaunchSpec, ServerSettings, with_absent_modules
+from .base import LaunchSpec, ServerSettings, register, with_absent_modules
 from .gthread import GthreadMode
 
 ABSENT = "simple_websocket"
 
 
+@register
 class GthreadNoSimpleWebsocketMode(GthreadMode):
     name = "gthread-nosw"
+    packages = ("flask", "flask-socketio", "gunicorn")
+    trap = True
     description = "gunicorn gthread as mode gthread, simple-websocket absent (threading; never starts)"
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:

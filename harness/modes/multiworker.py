@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings, with_absent_modules
+from .base import LaunchSpec, Mode, ServerSettings, register, with_absent_modules
 from .gthread import GRACEFUL_TIMEOUT
 
 WORKERS = 2
 
 
+@register
 class MultiworkerMode(Mode):
     name = "multiworker"
+    packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "simple-websocket")
     description = f"gunicorn -k gevent -w {WORKERS} (gevent, no sticky sessions)"
     async_mode = "gevent"
     workers = WORKERS

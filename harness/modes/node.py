@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 
-from .base import REPO_ROOT, LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, REPO_ROOT, ServerSettings, register
 
 SERVER_JS = REPO_ROOT / "servers" / "node_app" / "server.js"
 
@@ -19,6 +19,7 @@ def node_binary() -> str | None:
     return shutil.which("node")
 
 
+@register
 class NodeMode(Mode):
     name = "node"
     description = "socket.io (npm) on Node http"
@@ -32,6 +33,7 @@ class NodeMode(Mode):
         return self.spec(argv, settings)
 
 
+@register
 class NodeEio3Mode(NodeMode):
     """socket.io's compatibility switch for 2.x clients: `new Server(..., {allowEIO3: true})`."""
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 
-from .base import LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, ServerSettings, register
 
 
+@register
 class PlainWebSocketMode(Mode):
     name = "plain-ws"
+    packages = ("aiohttp",)
     description = "plain WebSocket backend on aiohttp (in-memory sessions, closes 1008 when unknown)"
     async_mode = "aiohttp"
     ready_path = "/health"

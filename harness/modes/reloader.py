@@ -10,14 +10,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .base import REPO_ROOT, LaunchSpec, Mode, ServerSettings
+from .base import LaunchSpec, Mode, REPO_ROOT, ServerSettings, register
 
 # Imported by the app, so the stat reloader watches it; touching it changes nothing else.
 RELOAD_MARKER = REPO_ROOT / "servers" / "reference_app" / "reload_marker.py"
 
 
+@register
 class ReloaderMode(Mode):
     name = "reloader"
+    packages = ("flask", "flask-socketio", "simple-websocket")
     description = "Flask-SocketIO socketio.run on Werkzeug, debug=True, use_reloader=True (threading)"
     async_mode = "threading"   # needs simple-websocket for the WebSocket transport
 
