@@ -374,3 +374,36 @@ def test_a_websocket_timing_out_on_the_usual_path_is_not_a_wrong_path():
     found = _found([(0.1, "ws.error", {"url": "ws://127.0.0.1:5/socket.io/?EIO=4&transport=websocket",
                                        "error": "Connection closed before receiving a handshake response"})])
     assert "wrong-path" not in found and found["websocket-blocked"] == ("proxy-drops-upgrade",)
+
+
+def test_the_sid_sequence_counts_only_what_this_client_was_issued():
+    """python-engineio numbers its sids: a next sid at or below the old one is a new process; one
+    above it by the handshakes this capture sent is the same process; one further above it, where
+    others (clients, health checks) took numbers in between, tells neither apart."""
+    from harness.core.timeline import Event
+    from harness.diagnose.fingerprints.evidence import lost_session, sid_sequence
+    from harness.diagnose.fingerprints.view import CaptureView
+
+    base = "http://127.0.0.1:5/socket.io/?EIO=4&transport=polling"
+
+    def sequence(next_sid: str, failed_handshakes: int = 0) -> str | None:
+        old = "abcdefghijklmnopAAAF"                                  # number 5
+        events = [(0.0, "http.request", {"id": "h1", "url": base}),
+                  (0.1, "http.response", {"id": "h1", "url": base, "status": 200, "body": f'0{{"sid":"{old}"}}'}),
+                  (0.2, "http.request", {"id": "p1", "url": f"{base}&sid={old}", "sid": old}),
+                  (1.0, "http.failed", {"id": "p1", "url": f"{base}&sid={old}", "error": "net::ERR_CONNECTION_RESET"})]
+        for i in range(failed_handshakes):
+            events += [(1.1 + i / 10, "http.request", {"id": f"f{i}", "url": base}),
+                       (1.15 + i / 10, "http.failed", {"id": f"f{i}", "url": base, "error": "net::ERR_CONNECTION_RESET"})]
+        events += [(2.0, "http.request", {"id": "h2", "url": base}),
+                   (2.1, "http.response", {"id": "h2", "url": base, "status": 200, "body": f'0{{"sid":"{next_sid}"}}'}),
+                   (2.2, "http.request", {"id": "p2", "url": f"{base}&sid={next_sid}", "sid": next_sid})]
+        view = CaptureView([Event(t, "browser", kind, data) for t, kind, data in events])
+        lost = lost_session(view)
+        assert lost is not None
+        return sid_sequence(view, lost[0].session, lost[1])
+
+    assert sequence("qrstuvwxyzABCDEFAAAG") == "continued"                       # 5 → 6
+    assert sequence("qrstuvwxyzABCDEFAAAB") == "restarted"                       # 5 → 1
+    assert sequence("qrstuvwxyzABCDEFAAAJ") is None                              # 5 → 9: four taken by others
+    assert sequence("qrstuvwxyzABCDEFAAAH", failed_handshakes=1) == "continued"  # 5 → 7: one answer was lost

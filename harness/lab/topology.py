@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import requests
 
@@ -40,11 +41,56 @@ def handshake_ok(port: int, path: str = "/socket.io/") -> bool:
     return r.status_code == 200 and r.text.startswith("0{")
 
 
-def ready_ok(port: int, mode: Mode) -> bool:
+class HandshakeProbe:
+    """Readiness by an Engine.IO polling handshake sent once per connection and awaited across
+    calls, never sent again while the server may still answer it.
+
+    A server that binds before it serves (the Werkzeug reloader's parent holds the socket while
+    its child boots) queues every probe; a probe re-sent after a read timeout is answered too,
+    and each answered handshake uses a number of python-engineio's sid sequence, which
+    `diagnose` reads to tell a new process from the same one. Each call returns at once: the
+    supervisor calls it again when the server logs a line."""
+
+    def __init__(self, port: int, path: str = "/socket.io/"):
+        self.port, self.path = port, path
+        self.sock: socket.socket | None = None
+        self.answer = b""
+
+    def __call__(self) -> bool:
+        if self.sock is None:
+            self.sock = socket.create_connection((HOST, self.port), timeout=1.0)   # refused: not yet
+            self.sock.sendall(f"GET {self.path}?EIO=4&transport=polling HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+                              "Connection: close\r\n\r\n".encode())
+            self.sock.setblocking(False)
+            self.answer = b""
+        try:
+            while chunk := self.sock.recv(65536):
+                self.answer += chunk
+            closed = True               # the server closed the connection (its answer is all here)
+        except BlockingIOError:
+            closed = False              # nothing more yet
+        except OSError:
+            self.close()
+            raise
+        head, sep, body = self.answer.partition(b"\r\n\r\n")
+        status_line = head.split(b"\r\n", 1)[0].split(b" ")
+        status = status_line[1] if sep and len(status_line) >= 2 else None
+        opened = status == b"200" and b'0{"sid"' in body
+        if opened or closed or (status is not None and status != b"200"):
+            self.close()                # answered: a session, or not yet one (ask again later)
+        return opened
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def ready_probe(port: int, mode: Mode) -> Callable[[], bool]:
     """The mode's readiness: its own plain GET when it names one, else the Engine.IO handshake."""
     if mode.ready_path is None:
-        return handshake_ok(port)
-    return requests.get(f"http://{HOST}:{port}{mode.ready_path}", timeout=1.0).status_code == 200
+        return HandshakeProbe(port)
+    return lambda: requests.get(f"http://{HOST}:{port}{mode.ready_path}", timeout=1.0).status_code == 200
 
 
 def boot_id(port: int) -> str | None:
@@ -120,7 +166,11 @@ class Server:
                                       reload_marker=self.reload_marker)
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port,
                                           quit_signal=spec.quit_signal)
-        after = self.supervisor.wait_ready(self.proc, lambda: ready_ok(self.port, self.mode), timeout=timeout)
+        probe = ready_probe(self.port, self.mode)
+        try:
+            after = self.supervisor.wait_ready(self.proc, probe, timeout=timeout)
+        finally:
+            getattr(probe, "close", lambda: None)()
         self.boot = self._boot()
         info = self.target is None or self.target.has_info
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 and info else [self.boot]
@@ -155,6 +205,15 @@ class Server:
 
     def _wait_for_new_boot(self, old: str | None, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        probe = ready_probe(self.port, self.mode)
+        try:
+            if self._poll_new_boot(old, deadline, probe):
+                return
+        finally:
+            getattr(probe, "close", lambda: None)()
+        raise TimeoutError(f"{self.name} did not come back with a new process within {timeout:.0f} s")
+
+    def _poll_new_boot(self, old: str | None, deadline: float, probe: Callable[[], bool]) -> bool:
         down_recorded = False
         while time.monotonic() < deadline:
             current = self._boot()
@@ -163,15 +222,15 @@ class Server:
                 down_recorded = True
             if current and current != old:
                 try:
-                    ok = ready_ok(self.port, self.mode)
-                except requests.RequestException:
+                    ok = probe()
+                except (OSError, requests.RequestException):
                     ok = False
                 if ok:
                     self.boot = current
                     self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": current})
-                    return
+                    return True
             time.sleep(0.02)
-        raise TimeoutError(f"{self.name} did not come back with a new process within {timeout:.0f} s")
+        return False
 
     def pause(self, *, quiescent_within: float | None = None) -> None:
         """SIGSTOP the whole group: the process stays, the sockets stay open, nothing answers.

@@ -18,14 +18,20 @@ def lost_session(view: CaptureView) -> tuple[FailurePoint, list[Session]] | None
 
 
 def sid_sequence(view: CaptureView, old: Session, later: list[Session]) -> str | None:
-    """`restarted` when the next sid's sequence number is lower than the old one's (a new
-    python-engineio process), `continued` when higher, None when sids carry no sequence."""
+    """`restarted` when the next sid's sequence number is not above the old one's (a new
+    python-engineio process), `continued` when it is above by no more than the handshakes this
+    capture sent in between (answered or not: every number between went to this client), None
+    when sids carry no sequence or other handshakes (other clients', a health check's) took
+    numbers in between: a new process that served others first counts up the same way."""
     if not later or not view.counters_meaningful:
         return None
     a, b = old.counter, later[0].counter
     if a is None or b is None:
         return None
-    return "restarted" if b <= a else "continued"
+    if b <= a:
+        return "restarted"
+    own = [h for h in view.handshakes if old.first_t < h.t <= later[0].first_t and view.epoch(h.t) == old.epoch]
+    return "continued" if b - a <= max(1, len(own)) else None
 
 
 def restart_lines(view: CaptureView, after: float, before: float | None) -> list[Event]:
