@@ -274,7 +274,7 @@ def test_modes_that_cannot_host_are_left_out_with_the_reason():
     assert all(c.params["singleton"] == "own" for c in kept)
     assert {c.params["mode"]: why for c, why in skipped} == {
         "aiohttp": "mode aiohttp cannot host shop.app:app (flask-socketio); modes that can: "
-                   "reloader, gthread, gevent, gevent-websocket, eventlet, multiworker, gthread-nosw, gevent-gws-installed",
+                   "reloader, gthread, gevent, eventlet, gevent-websocket, multiworker, gevent-gws-installed, gthread-nosw",
         "node": "mode node runs the reference Node server; a Python app cannot be hosted by it"}
     asgi = Target(app="shop.asgi:app", page="/", app_kind="asgi", family="asgi")
     kept, skipped = asgi.cells(load("stale-sid-every-mode").cells)

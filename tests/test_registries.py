@@ -44,11 +44,16 @@ def test_toxic_attributes_are_the_proxys_own():
         build_fault({"type": "restart-behind-proxy", "reset": "later"})
 
 
-def test_every_client_kind_a_scenario_may_name_has_an_adapter():
+def test_a_scenario_names_the_client_kinds_their_adapters_registered(tmp_path):
     from harness.lab.cell_clients import CLIENT_KINDS
-    from harness.lab.scenario import CLIENT_KIND_NAMES
+    from harness.lab.scenario import ScenarioError, client_kinds, load
 
-    assert set(CLIENT_KINDS) == set(CLIENT_KIND_NAMES)
+    assert list(client_kinds()) == list(CLIENT_KINDS) == ["browser", "python", "storm"]
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ntitle: t\nclients:\n  herd: {kind: crowd}\nmatrix: {mode: [gevent], client: [herd]}\n"
+                    "steps: [{wait: 1}]\n")
+    with pytest.raises(ScenarioError, match=r"clients\.herd\.kind.*storm \(N python-socketio clients at once\)"):
+        load(path)
 
 
 def test_every_mode_module_registered_itself_and_the_traps_come_last():

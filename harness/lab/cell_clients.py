@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from ..modes.base import ServerSettings
-from .scenario import Cell, Scenario
 from ..core.timeline import Timeline
 from .topology import Topology
+
+if TYPE_CHECKING:
+    from .scenario import Cell, Scenario
 
 # kind (a client profile's `kind`) -> its adapter; each adapter registers itself below (@client_kind).
 CLIENT_KINDS: dict[str, type["CellClient"]] = {}
 
 
-def client_kind(name: str):
+def client_kind(name: str, description: str):
+    """Class decorator: a client profile's `kind: name` is driven by this adapter."""
     def register(cls):
+        cls.description = description
         CLIENT_KINDS[name] = cls
         return cls
     return register
@@ -61,7 +65,7 @@ class CellClient:
         """`python:` steps (emit, disconnect): only a Python client acts on them."""
 
 
-@client_kind("browser")
+@client_kind("browser", "Chromium loading the page with socket.io-client")
 class BrowserClient(CellClient):
     src = "browser"
 
@@ -134,7 +138,7 @@ class BrowserClient(CellClient):
             self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
 
 
-@client_kind("python")
+@client_kind("python", "one python-socketio client")
 class PythonClient(CellClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,7 +183,7 @@ class PythonClient(CellClient):
             self.py.close()
 
 
-@client_kind("storm")
+@client_kind("storm", "N python-socketio clients at once")
 class StormClient(CellClient):
     """N python-socketio clients on one loop (harness/clients/storm.py)."""
 

@@ -37,8 +37,6 @@ PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "he
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
 BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
-# A client profile's kinds; each has its adapter in harness/lab/cell_clients.py (CLIENT_KINDS).
-CLIENT_KIND_NAMES = ("browser", "python", "storm")
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
             "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
@@ -170,6 +168,12 @@ class _Located:
         line = self.lines.get(probe, 1)
         return ScenarioError(f"{self.path}:{line}: {field_path or '(top)'}: {reason}")
 
+
+
+def client_kinds() -> dict[str, str]:
+    """A client profile's kinds, as their adapters registered themselves (lab/cell_clients.py)."""
+    from .cell_clients import CLIENT_KINDS   # imported late: the adapters import this module's types
+    return {name: cls.description for name, cls in CLIENT_KINDS.items()}
 
 def resolve(name_or_path: str) -> Path:
     """A scenario by catalogue name (`stale-sid-after-restart`) or by path."""
@@ -309,8 +313,9 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
                 raise loc.error(f"{cpath}.{key}", f"unknown; a client profile has {', '.join(PROFILE_FIELDS)}")
             if not isinstance(value, PROFILE_FIELDS[key]):
                 raise loc.error(f"{cpath}.{key}", f"must be {getattr(PROFILE_FIELDS[key], '__name__', 'a number')}, got {value!r}")
-        if spec.get("kind") not in CLIENT_KIND_NAMES:
-            raise loc.error(f"{cpath}.kind", "browser, python or storm (N python-socketio clients at once)")
+        kinds = client_kinds()
+        if spec.get("kind") not in kinds:
+            raise loc.error(f"{cpath}.kind", "one of " + "; ".join(f"{k} ({d})" for k, d in kinds.items()))
         for key, low in (("clients", 1), ("randomization_factor", 0)):
             if spec.get(key, low) < low or isinstance(spec.get(key), bool):
                 raise loc.error(f"{cpath}.{key}", f"a number >= {low}")

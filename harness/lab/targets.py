@@ -37,21 +37,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..modes import get_mode
-from ..modes.base import REPO_ROOT, LaunchSpec, Mode, ServerSettings, server_env
+from ..modes.base import REPO_ROOT, LaunchSpec, Mode, ServerSettings, registered, server_env
 
 REFERENCE_WSGI = "servers.reference_app.wsgi:app"
 USER_WSGI = "servers.user_app_wsgi:app"
-# Modes that are not gunicorn: which server of servers/user_app_runner.py stands in for them.
-RUNNER_SERVERS = {"reloader": "reloader", "eventlet": "eventlet", "aiohttp": "aiohttp"}
-WSGI_MODES = ("reloader", "gthread", "gevent", "gevent-websocket", "eventlet", "multiworker",
-              "gthread-nosw", "gevent-gws-installed")
-FAMILY_MODES = {"wsgi": WSGI_MODES, "aiohttp": ("aiohttp",), "asgi": ()}
-WHY_NOT = {
-    "node": "mode node runs the reference Node server; a Python app cannot be hosted by it",
-    "gthread-autodetect": "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)",
-    "gevent-autodetect": "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)",
-    "plain-ws": "mode plain-ws is incident 7's plain WebSocket backend, not a host for a Socket.IO app",
-}
 NO_FRONT = "none"
 CMD_MODE = "cmd"
 OWN_SINGLETON = "own"
@@ -117,14 +106,16 @@ class Target:
         """None when the mode can host this target, else the reason."""
         if self.is_reference or self.cmd:
             return None
-        if mode_name in WHY_NOT:
-            return WHY_NOT[mode_name]
-        if mode_name not in FAMILY_MODES.get(self.family or "", ()):
+        mode = registered().get(mode_name)
+        if mode is not None and mode.cannot_host:
+            return mode.cannot_host
+        fits = [name for name, m in registered().items() if self.family in m.hosts and not m.cannot_host]
+        if mode_name not in fits:
             if self.family == "asgi":
                 return (f"{self.app} is an ASGI app and the lab ships no ASGI server: "
                         f"use --cmd \"uvicorn {self.app} --port {{port}}\" (or hypercorn)")
-            fits = ", ".join(FAMILY_MODES.get(self.family or "", ())) or "none"
-            return f"mode {mode_name} cannot host {self.app} ({self.app_kind}); modes that can: {fits}"
+            return (f"mode {mode_name} cannot host {self.app} ({self.app_kind}); "
+                    f"modes that can: {', '.join(fits) or 'none'}")
         return None
 
     def mode(self, mode_name: str) -> Mode:
@@ -140,7 +131,7 @@ class Target:
             env.pop("SIOLAB_ASYNC_MODE", None)
             env["PORT"] = str(port)
             return LaunchSpec(["/bin/sh", "-c", command], env, self.cwd)
-        runner = RUNNER_SERVERS.get(mode.name)
+        runner = mode.host_runner
         if runner:
             argv = [sys.executable, "-m", "servers.user_app_runner", runner, "--app", self.app,
                     "--host", host, "--port", str(port)]

@@ -12,6 +12,7 @@ from .base import LaunchSpec, Mode, ServerSettings, register
 @register
 class AiohttpMode(Mode):
     name = "aiohttp"
+    hosts, host_runner = ("aiohttp",), "aiohttp"
     packages = ("aiohttp",)
     description = "python-socketio AsyncServer on aiohttp (web.run_app)"
     async_mode = "aiohttp"

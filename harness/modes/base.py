@@ -117,6 +117,12 @@ class Mode:
     # A plain HTTP GET that answers 200 once the app serves, for apps without Socket.IO;
     # None: the app is up when an Engine.IO handshake answers.
     ready_path: str | None = None
+    # Your own app (`--app`, harness/lab/targets.py): the app families this mode can host
+    # ("wsgi", "aiohttp"); the server of servers/user_app_runner.py that stands in for the mode
+    # ("": the mode's own command, serving the app's WSGI callable); or why it hosts none.
+    hosts: tuple[str, ...] = ()
+    host_runner: str = ""
+    cannot_host: str = ""
 
     def launch(self, host: str, port: int, settings: ServerSettings) -> LaunchSpec:
         raise NotImplementedError

@@ -16,6 +16,7 @@ from .base import LaunchSpec, Mode, ServerSettings, register
 @register
 class EventletMode(Mode):
     name = "eventlet"
+    hosts, host_runner = ("wsgi",), "eventlet"
     packages = ("flask", "flask-socketio", "eventlet")
     description = "Flask-SocketIO socketio.run on eventlet.wsgi (eventlet)"
     async_mode = "eventlet"

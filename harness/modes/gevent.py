@@ -22,6 +22,7 @@ from .gthread import GRACEFUL_TIMEOUT
 @register
 class GeventMode(Mode):
     name = "gevent"
+    hosts = ("wsgi",)
     packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "simple-websocket")
     description = "gunicorn -k gevent -w 1 (gevent)"
     async_mode = "gevent"

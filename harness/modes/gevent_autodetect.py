@@ -17,6 +17,7 @@ from .gthread_autodetect import AUTO
 @register
 class GeventAutodetectMode(GeventMode):
     name = "gevent-autodetect"
+    cannot_host = "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)"
     packages = GeventMode.packages + ("eventlet",)
     trap = True
     description = "mode gevent with no async_mode set (auto-detection picks eventlet when installed)"

@@ -20,6 +20,7 @@ WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
 @register
 class GeventWebSocketMode(Mode):
     name = "gevent-websocket"
+    hosts = ("wsgi",)
     packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "gevent-websocket")
     description = "gunicorn -k GeventWebSocketWorker -w 1 (gevent, gevent-websocket)"
     async_mode = "gevent"

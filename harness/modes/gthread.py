@@ -18,6 +18,7 @@ GRACEFUL_TIMEOUT = "1"   # seconds; see launch()
 @register
 class GthreadMode(Mode):
     name = "gthread"
+    hosts = ("wsgi",)
     packages = ("flask", "flask-socketio", "gunicorn", "simple-websocket")
     description = f"gunicorn --worker-class gthread -w 1 --threads {THREADS} (threading)"
     async_mode = "threading"

@@ -18,6 +18,7 @@ AUTO = "auto"   # servers/reference_app/settings.py AUTO_ASYNC_MODE
 @register
 class GthreadAutodetectMode(GthreadMode):
     name = "gthread-autodetect"
+    cannot_host = "the autodetect traps are the reference app's opt-in (SIOLAB_ASYNC_MODE=auto)"
     packages = GthreadMode.packages + ("eventlet",)
     trap = True
     description = "mode gthread with no async_mode set (auto-detection picks eventlet when installed)"

@@ -20,6 +20,7 @@ WORKERS = 2
 @register
 class MultiworkerMode(Mode):
     name = "multiworker"
+    hosts = ("wsgi",)
     packages = ("flask", "flask-socketio", "gunicorn", "gevent", "packaging", "simple-websocket")
     description = f"gunicorn -k gevent -w {WORKERS} (gevent, no sticky sessions)"
     async_mode = "gevent"

@@ -22,6 +22,7 @@ def node_binary() -> str | None:
 @register
 class NodeMode(Mode):
     name = "node"
+    cannot_host = "mode node runs the reference Node server; a Python app cannot be hosted by it"
     description = "socket.io (npm) on Node http"
     async_mode = "node"
     requires = ("node",)

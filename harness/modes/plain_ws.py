@@ -16,6 +16,7 @@ from .base import LaunchSpec, Mode, ServerSettings, register
 @register
 class PlainWebSocketMode(Mode):
     name = "plain-ws"
+    cannot_host = "mode plain-ws is incident 7's plain WebSocket backend, not a host for a Socket.IO app"
     packages = ("aiohttp",)
     description = "plain WebSocket backend on aiohttp (in-memory sessions, closes 1008 when unknown)"
     async_mode = "aiohttp"

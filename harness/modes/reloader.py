@@ -19,6 +19,7 @@ RELOAD_MARKER = REPO_ROOT / "servers" / "reference_app" / "reload_marker.py"
 @register
 class ReloaderMode(Mode):
     name = "reloader"
+    hosts, host_runner = ("wsgi",), "reloader"
     packages = ("flask", "flask-socketio", "simple-websocket")
     description = "Flask-SocketIO socketio.run on Werkzeug, debug=True, use_reloader=True (threading)"
     async_mode = "threading"   # needs simple-websocket for the WebSocket transport
