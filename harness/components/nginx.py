@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,11 @@ class Nginx:
             raise FileNotFoundError(f"nginx not found (fix: {COMPONENTS['nginx'].fix})")
         conf = self.write_config()
         self.proc = self.supervisor.start("nginx", nginx_argv(binary, self.prefix, conf), src="proxy",
-                                          json_events=True, cwd=self.prefix, port=self.port)
+                                          json_events=True, cwd=self.prefix, port=self.port,
+                                          # Graceful: nginx logs a request when it ends, an upgraded
+                                          # WebSocket only when it closes; a fast stop (SIGTERM) exits
+                                          # without logging the ones still open, and their 101 is lost.
+                                          quit_signal=signal.SIGQUIT)
         # Any HTTP answer means nginx listens (a 502 before the app is up is still nginx).
         self.supervisor.wait_ready(self.proc, lambda: requests.get(f"http://{HOST}:{self.port}/__siolab/nginx",
                                                                    timeout=1).status_code > 0,
@@ -115,4 +120,4 @@ class Nginx:
 
     def stop(self) -> None:
         if self.proc and self.proc.alive():
-            self.supervisor.stop(self.proc)
+            self.supervisor.stop(self.proc, signal.SIGQUIT)
