@@ -55,6 +55,20 @@ def test_incident_figures():
     assert f["network_errors"].value == "net::ERR_CONNECTION_REFUSED, net::ERR_CONNECTION_RESET"
 
 
+def test_a_500_to_the_old_sid_is_refused_but_not_a_400():
+    """python-engineio answers a POST that arrives while the session is being torn down with a
+    500 (its KeyError escapes the POST handler): refused, like a 400; a 500 to another sid is not."""
+    events = [ev(e.t, e.src, e.kind, **{**e.data, "status": 500, "body": ""}) if e.data.get("id") == "3"
+              and e.kind == "http.response" else e for e in incident_timeline()]
+    f = measure(events)
+    assert f["stale_sid_400"].value == 0
+    assert f["stale_sid_refused"].value == 1 and f["stale_sid_refused"].note == "statuses [500]"
+    assert measure(incident_timeline())["stale_sid_refused"].value == 1
+    others = [ev(e.t, e.src, e.kind, **{**e.data, "sid": "someone-else"}) if e.data.get("id") == "3" else e
+              for e in events]
+    assert measure(others)["stale_sid_refused"].value == 0
+
+
 def test_no_fault_means_no_stale_figures():
     events = [e for e in incident_timeline() if e.kind != "fault"]
     f = measure(events)

@@ -42,6 +42,17 @@ def stale_sid_400(v: CellView) -> Finding:
     return Finding(len(pairs), [e for pair in pairs for e in pair])
 
 
+@metric("stale_sid_refused", "answers refusing the old sid: a 400, or the 500 python-engineio gives a POST that "
+                            "arrives after the session closed but before it was removed ('Session is disconnected' "
+                            "raised outside its handler)")
+def stale_sid_refused(v: CellView) -> Finding:
+    reqs = _old_sid_requests(v)
+    pairs = v.answered(reqs, 400) + v.answered(reqs, 500)
+    statuses = sorted(out.data.get("status") for _, out in pairs)
+    return Finding(len(pairs), [e for pair in sorted(pairs, key=lambda p: p[1].t) for e in pair],
+                   note=f"statuses {statuses}" if pairs else "")
+
+
 @metric("stale_sid_body", "body of the first 400 answer to the old sid")
 def stale_sid_body(v: CellView) -> Finding:
     pairs = _old_sid_400s(v)
