@@ -68,6 +68,10 @@ def test_good_file(tmp_path):
     ("- fault: {}", "- faultt: {}", 11, "steps.1", "unknown step 'faultt'"),
     ("client: [python]", "client: [firefox]", 6, "matrix.0.client", "unknown value 'firefox'"),
     ("name: tiny", "name: tiny\nping: 3", 2, "ping", "unknown field"),
+    ("name: tiny", "name: tiny\nsettings:\n  ping_intervall: 3", 3, "settings.ping_intervall",
+     "unknown setting; known: ping_interval, ping_timeout, max_http_buffer_size"),
+    ("name: tiny", "name: tiny\nsettings:\n  max_http_buffer_size: 1.5", 3, "settings.max_http_buffer_size",
+     "must be int, got 1.5"),
     ("expect:", "claims:\n  - id: c\n    text: t\n    verdict: supportd\n    supported_if: {recovered: true}\n"
      "    refuted_if: {recovered: false}\nexpect:", 15, "claims.0.verdict", "unknown verdict 'supportd'"),
 ])

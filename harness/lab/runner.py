@@ -60,7 +60,7 @@ def new_run_dir(scenario_name: str, base: Path | None = None) -> Path:
 
 
 def server_settings(scenario: Scenario) -> ServerSettings:
-    return ServerSettings(**scenario.settings)
+    return ServerSettings.from_scenario(scenario.settings)
 
 
 def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target=None) -> CellRun:

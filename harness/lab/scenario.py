@@ -19,6 +19,7 @@ from .steps import STEPS, StepError
 from ..core.conditions import ConditionError, parse_condition
 from ..faults import FaultError, build_fault
 from ..modes import MODES
+from ..modes.base import ServerSettings, SettingError
 
 
 AXES: dict[str, tuple[str, ...] | None] = {
@@ -37,9 +38,6 @@ PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "he
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
 BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
-SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
-            "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
-            "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
@@ -263,22 +261,10 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise loc.error("settings", "must be a mapping")
-    for key, value in settings.items():
-        if key not in SETTINGS:
-            raise loc.error(f"settings.{key}", f"unknown setting; known: {', '.join(SETTINGS)}")
-        kind = SETTINGS[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            name = "a number" if isinstance(kind, tuple) else kind.__name__
-            raise loc.error(f"settings.{key}", f"must be {name}, got {value!r}")
-    for key in ("ping_interval", "ping_timeout"):
-        if key not in settings:
-            continue
-        if settings.get("allow_subsecond_ping") is True:
-            if not settings[key] > 0:
-                raise loc.error(f"settings.{key}", "seconds > 0")
-        elif not isinstance(settings[key], int) or settings[key] < 1:
-            raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000); "
-                                               "a trap scenario may set allow_subsecond_ping: true")
+    try:
+        ServerSettings.from_scenario(settings)
+    except SettingError as exc:
+        raise loc.error(f"settings.{exc.name}", exc.reason) from None
 
     faults = raw.get("faults") or {}
     if not isinstance(faults, dict):

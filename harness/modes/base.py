@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -24,34 +24,68 @@ APP_SETTING_VARS = (
 )
 
 
+class SettingError(ValueError):
+    """A server setting the lab cannot run with; `name` is the setting (a scenario's `settings.<name>`)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"ServerSettings.{name}: {reason}")
+        self.name, self.reason = name, reason
+
+
+def _scenario(default, kinds, **kw):
+    """A setting a scenario may give in its `settings:` (of these types): declared here, once."""
+    return field(default=default, metadata={"scenario": kinds}, **kw)
+
+
+NUMBER = (int, float)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """The app's settings as the lab chooses them; compressed timings by default."""
 
-    ping_interval: int | float = 1   # whole seconds (trap: engineio sends int(s)*1000) ...
-    ping_timeout: int | float = 1
-    max_http_buffer_size: int = 1_000_000
-    cors_origins: str | None = None     # None: same origin only; "*" or "http://a,http://b"
-    reconnection_delay_ms: int = 500
-    secret_key: str = "siolab-dev-secret"
+    ping_interval: int | float = _scenario(1, NUMBER)   # whole seconds (trap: engineio sends int(s)*1000) ...
+    ping_timeout: int | float = _scenario(1, NUMBER)
+    max_http_buffer_size: int = _scenario(1_000_000, int)
+    cors_origins: str | None = _scenario(None, str)     # None: same origin only; "*" or "http://a,http://b"
+    reconnection_delay_ms: int = _scenario(500, int)
+    secret_key: str = _scenario("siolab-dev-secret", str)
     extra_env: Mapping[str, str] = field(default_factory=dict)   # applied last, may override
     # ... unless a trap scenario opts in (trap 12: what 0.3 s really does); the apps then
     # accept any positive number of seconds too (SIOLAB_ALLOW_SUBSECOND_PING=1).
-    allow_subsecond_ping: bool = False
+    allow_subsecond_ping: bool = _scenario(False, bool)
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
         for name in ("ping_interval", "ping_timeout"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"ServerSettings.{name} must be a number of seconds, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, NUMBER):
+                raise SettingError(name, f"must be a number of seconds, got {value!r}")
             if self.allow_subsecond_ping:
                 if not value > 0:
-                    raise ValueError(f"ServerSettings.{name} must be > 0 seconds, got {value!r}")
+                    raise SettingError(name, f"must be > 0 seconds, got {value!r}")
             elif not isinstance(value, int) or value < 1:
-                raise ValueError(f"ServerSettings.{name} must be whole seconds >= 1 "
-                                 f"(python-engineio advertises int(seconds)*1000), got {value!r}; "
-                                 f"allow_subsecond_ping=True opts in to the trap")
+                raise SettingError(name, f"must be whole seconds >= 1 (python-engineio advertises "
+                                         f"int(seconds)*1000), got {value!r}; allow_subsecond_ping: true "
+                                         f"opts in to the trap")
+
+    @classmethod
+    def scenario_keys(cls) -> dict[str, type | tuple[type, ...]]:
+        """The settings a scenario may give, with their types."""
+        return {f.name: f.metadata["scenario"] for f in fields(cls) if "scenario" in f.metadata}
+
+    @classmethod
+    def from_scenario(cls, raw: Mapping) -> "ServerSettings":
+        """A scenario's `settings:` mapping, checked key by key (SettingError names the key)."""
+        keys = cls.scenario_keys()
+        for key, value in raw.items():
+            if key not in keys:
+                raise SettingError(key, f"unknown setting; known: {', '.join(keys)}")
+            kind = keys[key]
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                raise SettingError(key, f"must be {'a number' if isinstance(kind, tuple) else kind.__name__}, "
+                                        f"got {value!r}")
+        return cls(**raw)
 
     def for_port(self, port: int) -> "ServerSettings":
         """`{port}` in cors_origins is the port the server listens on (an origin naming the app itself)."""
