@@ -258,6 +258,23 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     if name != path.stem and path.parent == SCENARIO_DIR:
         raise loc.error("name", f"must match the file name {path.stem!r}")
 
+    settings = _settings(raw, loc)
+    faults = _faults(raw, loc)
+    fronts = _fronts(raw, loc)
+    clients = _clients(raw, loc)
+    cells = _cells(raw, loc, clients, fronts, faults)
+    steps = _steps(raw, loc, cells)
+    expectations = _expectations(raw, loc, cells)
+    claims = _claims(raw, loc)
+
+    return Scenario(path=path, name=name, title=str(raw.get("title", name)),
+                    incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
+                    faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
+                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts)
+
+
+def _settings(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
+    """`settings:` as ServerSettings declares them."""
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise loc.error("settings", "must be a mapping")
@@ -265,7 +282,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         ServerSettings.from_scenario(settings)
     except SettingError as exc:
         raise loc.error(f"settings.{exc.name}", exc.reason) from None
+    return settings
 
+
+def _faults(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
+    """`faults:`, each built once to check its type and attributes."""
     faults = raw.get("faults") or {}
     if not isinstance(faults, dict):
         raise loc.error("faults", "must map fault names to {type: ..., attributes}")
@@ -276,7 +297,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             build_fault(spec)
         except FaultError as exc:
             raise loc.error(f"faults.{fname}", str(exc)) from None
+    return faults
 
+
+def _fronts(raw: dict[str, Any], loc: _Located) -> dict[str, FrontSpec]:
+    """`fronts:` (nginx, Redis) by name."""
     fronts: dict[str, FrontSpec] = {}
     raw_fronts = raw.get("fronts") or {}
     if not isinstance(raw_fronts, dict):
@@ -288,7 +313,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             fronts[str(fname)] = FrontSpec.from_dict(spec)
         except FrontError as exc:
             raise loc.error(f"fronts.{fname}" + (f".{exc.field}" if exc.field else ""), str(exc)) from None
+    return fronts
 
+
+def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
+    """The built-in clients and the scenario's own profiles (`clients:`)."""
     clients = dict(BUILTIN_CLIENTS)
     for cname, spec in (raw.get("clients") or {}).items():
         cpath = f"clients.{cname}"
@@ -318,7 +347,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if spec.get("headers", "dict") not in ("dict", "callable", "none"):
             raise loc.error(f"{cpath}.headers", "dict, callable or none (how a python client sends its login cookie)")
         clients[str(cname)] = spec
+    return clients
 
+
+def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faults: dict) -> list[Cell]:
+    """The matrix expanded into cells, every value checked against its axis."""
     groups = _require(raw, "matrix", list, loc)
     cells: list[Cell] = []
     for gi, group in enumerate(groups):
@@ -345,7 +378,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             cell = Cell(dict(zip(axes.keys(), combo)))
             if cell.id not in {c.id for c in cells}:
                 cells.append(cell)
+    return cells
 
+
+def _steps(raw: dict[str, Any], loc: _Located, cells: list[Cell]) -> list[dict[str, Any]]:
+    """`steps:`, each validated by its own step kind."""
     steps = _require(raw, "steps", list, loc)
     for si, step in enumerate(steps):
         spath = f"steps.{si}"
@@ -363,7 +400,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if faultless:
                 raise loc.error(f"{spath}.fault", f"cells without a `fault` axis would skip it: {', '.join(faultless[:3])}"
                                                   + (" …" if len(faultless) > 3 else "") + "; give their matrix group a fault")
+    return steps
 
+
+def _expectations(raw: dict[str, Any], loc: _Located, cells: list[Cell]) -> list[Expectation]:
+    """`expect:`, each matching at least one cell."""
     expectations = []
     for ei, exp in enumerate(raw.get("expect") or []):
         epath = f"expect.{ei}"
@@ -378,7 +419,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if not any(c.matches(where) for c in cells):
             raise loc.error(f"{epath}.where", "matches no cell of the matrix")
         expectations.append(Expectation(where, that, loc.lines.get(epath, 1), str(exp.get("why", "")), given))
+    return expectations
 
+
+def _claims(raw: dict[str, Any], loc: _Located) -> list[Claim]:
+    """`claims:` with their premises and recorded verdicts."""
     claims = []
     for ci, claim in enumerate(raw.get("claims") or []):
         cpath = f"claims.{ci}"
@@ -397,8 +442,4 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if recorded is not None and recorded not in VERDICTS:
             raise loc.error(f"{cpath}.verdict", f"unknown verdict {recorded!r}; one of: {', '.join(VERDICTS)}")
         claims.append(Claim(cid, text, where, sup, ref, loc.lines.get(cpath, 1), recorded, given))
-
-    return Scenario(path=path, name=name, title=str(raw.get("title", name)),
-                    incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
-                    faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
-                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts)
+    return claims
