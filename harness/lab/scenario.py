@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,37 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "fault": None,                      # checked against the scenario's own `faults`
     "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
 }
-PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
-                  "transports": list, "max_emit_bytes": int,
-                  # kind storm: how many clients, their jitter, and whether they dial through the proxy
-                  "clients": int, "randomization_factor": (int, float), "proxy": bool,
-                  "build": str, "page_host": str, "socket_host": str, "sio_path": str}
+
+
+def _profile(default: Any, types: type | tuple[type, ...], only: str | None = None):
+    return field(default=default, metadata={"types": types, "only": only})
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """A client as a scenario's `clients:` may declare it: each field once, with its type, its
+    default, and the one client kind it is for (None: any)."""
+
+    kind: str = _profile("browser", str)
+    path: str = _profile("/", str)                      # the page (browser) or where the app is mounted
+    login: bool = _profile(True, bool)
+    namespace: str = _profile("/", str)
+    headers: str = _profile("dict", str)                # how a python client sends its login cookie
+    transports: list | None = _profile(None, list)
+    max_emit_bytes: int | None = _profile(None, int)
+    # kind storm: how many clients, their jitter, and whether they dial through the proxy
+    clients: int = _profile(200, int, "storm")
+    randomization_factor: float = _profile(0.5, (int, float), "storm")
+    proxy: bool = _profile(True, bool, "storm")
+    build: str = _profile("v4", str, "browser")        # the socket.io-client build the page loads
+    page_host: str | None = _profile(None, str, "browser")
+    socket_host: str | None = _profile(None, str, "browser")
+    sio_path: str | None = _profile(None, str)
+
+
+PROFILE_FIELDS = {f.name: f.metadata["types"] for f in fields(ClientProfile)}
+PROFILE_DEFAULTS = {f.name: f.default for f in fields(ClientProfile) if f.name != "kind"}
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
-BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
@@ -123,11 +147,7 @@ class Scenario:
 
     def client_profile(self, cell: Cell) -> dict[str, Any]:
         """The cell's client as a profile: kind (browser/python), path, login, namespace, headers."""
-        profile = {"path": "/", "login": True, "namespace": "/", "headers": "dict", "transports": None,
-                   "max_emit_bytes": None, "clients": 200, "randomization_factor": 0.5, "proxy": True,
-                   "build": "v4", "page_host": None, "socket_host": None, "sio_path": None}
-        profile.update(self.clients[cell.params["client"]])
-        return profile
+        return {**PROFILE_DEFAULTS, **self.clients[cell.params["client"]]}
 
     def select(self, **filters: list[str] | None) -> list[Cell]:
         """Cells whose params are among the given values (None = any)."""
@@ -336,9 +356,9 @@ def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
                 raise loc.error(f"{cpath}.{key}", f"a number >= {low}")
         if spec.get("build", "v4") not in CLIENT_BUILDS:
             raise loc.error(f"{cpath}.build", f"one of {', '.join(CLIENT_BUILDS)} (the socket.io-client build the page loads)")
-        for key in BROWSER_ONLY_FIELDS:
-            if key in spec and spec.get("kind") != "browser":
-                raise loc.error(f"{cpath}.{key}", "only for browser clients")
+        for f in fields(ClientProfile):
+            if f.name in spec and f.metadata["only"] not in (None, spec.get("kind")):
+                raise loc.error(f"{cpath}.{f.name}", f"only for {f.metadata['only']} clients")
         for key in ("page_host", "socket_host"):
             if key in spec and not re.fullmatch(r"[A-Za-z0-9.-]+", spec[key]):
                 raise loc.error(f"{cpath}.{key}", f"a host name such as localhost or 127.0.0.1, got {spec[key]!r}")
