@@ -144,6 +144,8 @@ def test_client_profiles_pick_build_origin_and_path(tmp_path):
     ("py-ws: {kind: python,", "py-ws: {kind: python, build: v2,", "clients.py-ws.build", "only for browser clients"),
     ("py-ws: {kind: python,", "py-ws: {kind: python, page_host: localhost,", "clients.py-ws.page_host",
      "only for browser clients"),
+    ("py-ws: {kind: python,", "py-ws: {kind: python, clients: 50,", "clients.py-ws.clients",
+     "only for storm clients"),
     ("page_host: localhost", "page_host: 'http://localhost'", "clients.page-v2.page_host", "a host name"),
     ("sio_path: /ws}", "sio_path: ws}", "clients.page-v2.sio_path", "a path such as /socket.io"),
 ])
