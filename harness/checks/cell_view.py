@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ..core.timeline import Event
-
 from ..core.protocol import is_engineio
+from ..core.timeline import Event
+from ..core.view import CLIENT_SOURCES, TimelineView
 
-CLIENT_SOURCES = ("browser", "pyclient")
+__all__ = ["CLIENT_SOURCES", "CellView"]
 
 
-class CellView:
-    def __init__(self, events: list[Event]):
-        self.events = sorted(events, key=lambda e: e.t)
-
-    def of(self, kind: str, *, src: str | tuple[str, ...] | None = None, after: float | None = None,
-           before: float | None = None) -> list[Event]:
-        srcs = (src,) if isinstance(src, str) else src
-        return [e for e in self.events if e.kind == kind and (not srcs or e.src in srcs)
-                and (after is None or e.t >= after) and (before is None or e.t <= before)]
+class CellView(TimelineView):
+    """One cell's timeline as the checks read it: the fault, the client, the sid it held."""
 
     def drops(self, after: float | None = None) -> list[Event]:
         """The client's disconnects it did not ask for ("io client disconnect" / "client disconnect"
@@ -53,27 +46,6 @@ class CellView:
             return connects[-1].data["eio_sid"]
         reqs = [e for e in self.of("http.request", src=CLIENT_SOURCES, before=self.t_fault) if e.data.get("sid")]
         return reqs[-1].data["sid"] if reqs else None
-
-    @cached_property
-    def outcomes(self) -> dict[str, Event]:
-        """Request id -> its http.response or http.failed event."""
-        out = {}
-        for e in self.events:
-            if e.kind in ("http.response", "http.failed") and "id" in e.data:
-                out.setdefault(e.data["id"], e)
-        return out
-
-    def outcome(self, request: Event) -> Event | None:
-        return self.outcomes.get(request.data.get("id"))
-
-    def answered(self, requests: list[Event], status: int) -> list[tuple[Event, Event]]:
-        """(request, response) for each of `requests` that was answered with `status`."""
-        pairs = []
-        for req in requests:
-            out = self.outcome(req)
-            if out is not None and out.kind == "http.response" and out.data.get("status") == status:
-                pairs.append((req, out))
-        return pairs
 
     @cached_property
     def down_windows(self) -> list[tuple[float, float]]:

@@ -16,7 +16,7 @@ def _failed_handshakes(view: CaptureView, after: float, epoch: int):
     for h in view.handshakes_after(after, epoch):
         if h.kind != "http.request":
             continue
-        out = view.outcomes.get(h.data.get("id"))
+        out = view.outcome(h)
         if out is None:
             continue
         if (out.kind == "http.failed" and not is_aborted(out)) or (out.kind == "http.response"

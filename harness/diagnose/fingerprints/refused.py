@@ -32,7 +32,7 @@ def _api_calls(view: CaptureView) -> tuple[list, list]:
              and urlsplit(str(e.data.get("url"))).netloc in hosts]
     ok, bad = [], []
     for req in calls:
-        out = view.outcomes.get(req.data.get("id"))
+        out = view.outcome(req)
         (ok if out is not None and out.kind == "http.response" and 200 <= (out.data.get("status") or 0) < 300 else bad).append(req)
     return ok, bad
 

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ...core.timeline import Event
 from ...core.protocol import is_engineio, split_payload
+from ...core.timeline import Event
+from ...core.view import TimelineView
 from ..packets import ABORTED
-
-CLIENT_SOURCES = ("browser", "pyclient")
 STALE_MARKS = ("Invalid session", "Session ID unknown", '"code":1')
 DEFAULT_PING = (25.0, 20.0)     # python-engineio's and the Node server's defaults, in seconds
 
@@ -125,21 +124,8 @@ class FailurePoint:
     exact: bool = True        # False for `replaced`: `t` is an upper bound (the new handshake)
 
 
-class CaptureView:
-    def __init__(self, events: list[Event]):
-        self.events = sorted(events, key=lambda e: e.t)
-
-    @cached_property
-    def client_events(self) -> list[Event]:
-        return [e for e in self.events if e.src in CLIENT_SOURCES]
-
-    @cached_property
-    def outcomes(self) -> dict[Any, Event]:
-        out: dict[Any, Event] = {}
-        for e in self.client_events:
-            if e.kind in ("http.response", "http.failed") and "id" in e.data:
-                out.setdefault(e.data["id"], e)
-        return out
+class CaptureView(TimelineView):
+    """A capture as the fingerprints read it: its sessions, page loads, handshakes and where it failed."""
 
     @cached_property
     def navigations(self) -> list[float]:
@@ -201,7 +187,7 @@ class CaptureView:
                 s = by_sid[sid] = Session(sid, origin, self.epoch(origin))
                 s.opened = self._handshakes.get(sid, (None, None))[1]
             if e.kind == "http.request":
-                s.exchanges.append((e, self.outcomes.get(e.data.get("id"))))
+                s.exchanges.append((e, self.outcome(e)))
             elif e.kind.startswith("ws."):
                 s.ws.append(e)
             elif e.kind == "sio.connect":
