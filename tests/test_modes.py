@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ import requests
 import socketio
 import websocket
 
+from harness.core.procfs import Progress
+from harness.core.supervisor import stuck_limit
 from harness.modes import MODES, ServerSettings, get_mode
 from harness.modes.base import REPO_ROOT
 from harness.modes.node import node_binary
@@ -94,8 +97,10 @@ class RunningServer:
         return requests.get(f"{self.url}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=1)
 
     def wait_ready(self, timeout: float = 15.0) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
+        """Until it answers a handshake; `timeout` is how long it may go without progress (no CPU
+        used, as the lab's own readiness wait: a boot starved on a busy machine is slow, not stuck)."""
+        started, progress = time.monotonic(), Progress(self.proc.pid)
+        while progress.idle_for() < timeout and time.monotonic() - started < stuck_limit(timeout):
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.mode.name} exited with {self.proc.returncode}:\n{self.output()}")
             try:
@@ -105,7 +110,8 @@ class RunningServer:
             except requests.RequestException:
                 pass
             time.sleep(0.05)
-        raise AssertionError(f"{self.mode.name}: no Engine.IO handshake within {timeout} s:\n{self.output()}")
+        raise AssertionError(f"{self.mode.name}: no Engine.IO handshake (idle {timeout} s, or busy "
+                             f"{stuck_limit(timeout)} s):\n{self.output()}")
 
     def wait_output(self, text: str, timeout: float = 3.0) -> str:
         """The output once it contains `text` (log lines may trail the response)."""
@@ -674,3 +680,23 @@ def test_stop_ends_every_mode_with_a_client_open(mode_name, transport, stop):
     finally:
         client.disconnect()
         srv.close()
+
+
+def test_the_reloader_watches_a_marker_inside_the_repo_and_not_the_harness(tmp_path):
+    """`siolab run` keeps a server's reload marker in its run folder, reports/runs/… inside the
+    repo; the excludes that keep the harness's code from restarting the app must not hide it (the
+    stat reloader filters its extra files through them too: the restart fault then touched a file
+    nobody watched, and every reloader restart cell timed out). Asked of Werkzeug's own scan."""
+    from werkzeug._reloader import _find_stat_paths
+
+    from servers.reference_app.run_dev import reloader_excludes
+    marker = REPO_ROOT / "reports" / "runs" / f"test-{os.getpid()}" / "cells" / "c" / "server-reloader.reload"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        marker.touch()
+        watched = _find_stat_paths({str(marker)}, set(reloader_excludes()))
+    finally:
+        shutil.rmtree(marker.parents[2])
+    assert str(marker) in watched
+    assert str(REPO_ROOT / "harness" / "lab" / "runner.py") not in watched
+    assert str(REPO_ROOT / "servers" / "reference_app" / "app.py") in watched

@@ -19,14 +19,21 @@ from .settings import REPO_ROOT, load_or_exit
 
 
 def reloader_excludes() -> list[str]:
-    """Everything in the repo except servers/: the stat reloader scans every .py under
-    sys.path[0] (the repo root), so editing the harness or a test would restart the app
-    under study in the middle of a run."""
+    """The code everywhere in the repo except servers/: the stat reloader scans every .py under
+    sys.path[0] (the repo root), so editing the harness or a test would restart the app under
+    study in the middle of a run. Code files only: a run's reload marker lives in its run
+    folder (reports/runs/…), and the reloader applies these patterns to its extra files too (a
+    pattern for the whole folder left the lab's restart touching a file nobody watched)."""
     patterns = []
     for entry in REPO_ROOT.iterdir():
-        if entry.name != "servers":
-            patterns += [str(entry), f"{entry}/*"]
+        if entry.name == "servers":
+            continue
+        # fnmatch's * crosses "/": one pattern per suffix covers the whole tree.
+        patterns += [str(entry)] if entry.is_file() else [f"{entry}/*{suffix}" for suffix in CODE_SUFFIXES]
     return patterns
+
+
+CODE_SUFFIXES = (".py", ".pyc", ".so")     # what the stat reloader watches besides its extra files
 
 
 def main(argv: list[str] | None = None) -> None:
