@@ -152,6 +152,18 @@ def test_startup_error_names_the_cause(tmp_path):
     assert "SIOLAB_SECRET_KEY is a placeholder" in str(err.value)
 
 
+def test_a_start_that_computes_is_waited_for_past_the_idle_timeout(tmp_path):
+    """A boot starved on a busy machine is slow, not stuck: the wait goes on while the process uses
+    CPU (here 1.5 s of spinning against an idle timeout of 0.5 s), and ends when it answers."""
+    ready = tmp_path / "ready"
+    code = (f"import time, pathlib; t = time.monotonic()\nwhile time.monotonic() - t < 1.5: pass\n"
+            f"pathlib.Path({str(ready)!r}).touch(); time.sleep(30)")
+    with Timeline(tmp_path / "t.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
+        p = sup.start("spinner", [sys.executable, "-c", code])
+        after = sup.wait_ready(p, ready.exists, timeout=0.5)
+    assert after >= 1.5
+
+
 def test_startup_timeout_when_never_ready(tmp_path):
     with Timeline(tmp_path / "t.jsonl") as tl, Supervisor(tmp_path, tl) as sup:
         p = sup.start("silent", [sys.executable, "-c", "import time; time.sleep(30)"])

@@ -82,5 +82,41 @@ def wait_quiescent(pgid: int, port: int, bound_s: float) -> bool:
     return False
 
 
+def group_cpu_ticks(pgid: int) -> int:
+    """CPU time (user + system, in clock ticks) the live processes of group `pgid` have used."""
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            stat = (PROC / str(pid) / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class Progress:
+    """Whether a starting process group is still getting somewhere: it used CPU, or said something,
+    lately. A boot starved of CPU on a busy machine is slow, not stuck; a process that neither
+    computes nor writes while it does not answer is stuck. Waits end on that, not on a guess of
+    how long a boot takes."""
+
+    def __init__(self, pgid: int):
+        self.pgid = pgid
+        self._ticks = group_cpu_ticks(pgid)
+        self._since = time.monotonic()
+
+    def touch(self) -> None:
+        """Something else showed progress (an output line)."""
+        self._since = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the group last used CPU or was touched."""
+        ticks = group_cpu_ticks(self.pgid)
+        if ticks != self._ticks:
+            self._ticks, self._since = ticks, time.monotonic()
+        return time.monotonic() - self._since
+
+
 if os.uname().sysname != "Linux":               # pragma: no cover - the lab runs on Linux only
     raise ImportError("harness.core.procfs reads Linux's /proc")

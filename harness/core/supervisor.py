@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .procfs import Progress
 from .redaction import redact_text
 from .timeline import Timeline
 
@@ -109,6 +110,12 @@ class Managed:
             pass
 
 
+def stuck_limit(idle_timeout: float) -> float:
+    """The most a start may take while it keeps computing: a safety net for a process that spins
+    without ever answering, far beyond any boot seen here (gunicorn with two gevent workers at load 12 took over 15 s)."""
+    return max(60.0, 6 * idle_timeout)
+
+
 class Supervisor:
     """Starts, watches and always stops the run's processes."""
 
@@ -191,12 +198,17 @@ class Supervisor:
                    what: str = "an Engine.IO handshake") -> float:
         """Probe until `probe` returns True; a clear StartupError with the log tail otherwise.
 
+        `timeout` is how long the process may make no progress (use no CPU, write no line) without
+        answering: a boot starved of CPU on a busy machine waits as long as it computes, up to
+        `stuck_limit(timeout)` in all (a process spinning without ever answering).
         Probes run when the process writes a line (a server logs as it boots: the moment to look)
         and then at 5, 10, 20, 40 ms, and every 50 ms while it stays silent."""
         t0 = time.monotonic()
+        limit = stuck_limit(timeout)
+        progress = Progress(proc.pid)
         seen = proc._lines
         delay = POLL_AFTER_OUTPUT_S
-        while time.monotonic() - t0 < timeout:
+        while progress.idle_for() < timeout and time.monotonic() - t0 < limit:
             if INTERRUPTED.is_set():
                 raise KeyboardInterrupt("run interrupted")
             if not proc.alive():
@@ -209,7 +221,9 @@ class Supervisor:
                     return time.monotonic() - t0
             except Exception:  # noqa: BLE001 - any failure just means "not yet"
                 pass
-            lines = proc.wait_output(seen, min(delay, max(0.0, timeout - (time.monotonic() - t0))))
+            lines = proc.wait_output(seen, min(delay, max(0.0, timeout - progress.idle_for())))
+            if lines > seen:
+                progress.touch()
             delay = POLL_AFTER_OUTPUT_S if lines > seen else min(2 * delay, POLL_IDLE_S)
             seen = lines
             if not any(r.is_alive() for r in proc._readers):
@@ -218,8 +232,11 @@ class Supervisor:
                     proc.popen.wait(timeout=delay)
                 except subprocess.TimeoutExpired:
                     pass
+        waited = time.monotonic() - t0
+        why = (f"busy for {waited:.0f} s without answering" if waited >= limit
+               else f"idle (no CPU, no output) for {timeout:.0f} s, {waited:.0f} s after it started")
         raise StartupError(
-            f"{proc.name} did not answer {what} within {timeout:.0f} s (pid {proc.pid} still running).\n"
+            f"{proc.name} did not answer {what}: {why} (pid {proc.pid} still running).\n"
             f"--- last lines of {proc.log_path} ---\n{proc.tail()}")
 
     # -- stopping -------------------------------------------------------------------

@@ -26,7 +26,8 @@ from ..modes import get_mode
 from ..modes.base import Mode, ServerSettings
 from ..core import procfs
 from ..core.paths import REPO_ROOT
-from ..core.supervisor import Managed, Supervisor, free_port
+from ..core.procfs import Progress
+from ..core.supervisor import Managed, Supervisor, free_port, stuck_limit
 from ..core.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -204,18 +205,21 @@ class Server:
         self._wait_for_new_boot(old, timeout)
 
     def _wait_for_new_boot(self, old: str | None, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        """Until a new process answers; `timeout` is how long the server may make no progress
+        (no CPU used by its group) meanwhile, as for a start."""
         probe = ready_probe(self.port, self.mode)
         try:
-            if self._poll_new_boot(old, deadline, probe):
+            if self._poll_new_boot(old, timeout, probe):
                 return
         finally:
             getattr(probe, "close", lambda: None)()
-        raise TimeoutError(f"{self.name} did not come back with a new process within {timeout:.0f} s")
+        raise TimeoutError(f"{self.name} did not come back with a new process (idle for {timeout:.0f} s, "
+                           f"or busy for {stuck_limit(timeout):.0f} s, without answering)")
 
-    def _poll_new_boot(self, old: str | None, deadline: float, probe: Callable[[], bool]) -> bool:
+    def _poll_new_boot(self, old: str | None, timeout: float, probe: Callable[[], bool]) -> bool:
         down_recorded = False
-        while time.monotonic() < deadline:
+        progress, t0 = Progress(self.proc.pid), time.monotonic()
+        while progress.idle_for() < timeout and time.monotonic() - t0 < stuck_limit(timeout):
             current = self._boot()
             if current != old and not down_recorded:
                 self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": old})
