@@ -39,7 +39,7 @@ BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
-            "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
+            "allow_subsecond_ping": bool, "max_decode_packets": int}   # trap 12's opt-in: ping settings below 1 s
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
