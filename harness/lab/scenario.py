@@ -28,7 +28,10 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "transport": ("polling", "websocket", "default"),
     "fault": None,                      # checked against the scenario's own `faults`
     "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
+    "settings": None,                   # `default` or one of the scenario's own `setting_variants`
 }
+DEFAULT_SETTINGS = "default"            # the `settings` axis's value for the scenario's settings as they are
+AXIS_DEFAULTS = {"front": NO_FRONT, "settings": DEFAULT_SETTINGS}   # what a cell without the axis has
 PROFILE_FIELDS = {"kind": str, "path": str, "login": bool, "namespace": str, "headers": str,
                   "transports": list, "max_emit_bytes": int,
                   # kind storm: how many clients, their jitter, and whether they dial through the proxy
@@ -42,7 +45,7 @@ SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_ht
             "allow_subsecond_ping": bool, "max_decode_packets": int}   # trap 12's opt-in: ping settings below 1 s
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
-            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
+            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts", "setting_variants",
             "root_cause", "fix", "prevention"}    # the scenario's own words, shown first in the report's sections
 
 
@@ -58,12 +61,12 @@ class Cell:
 
     @property
     def id(self) -> str:
-        order = ["mode", "front", "client", "singleton", "transport", "fault"]
+        order = ["mode", "front", "client", "singleton", "transport", "fault", "settings"]
         return "-".join(self.params[k] for k in order if k in self.params)
 
     def matches(self, where: dict[str, Any]) -> bool:
         for key, want in where.items():
-            have = self.params.get(key)
+            have = self.params.get(key, AXIS_DEFAULTS.get(key))
             if isinstance(want, list):
                 if have not in want:
                     return False
@@ -112,6 +115,12 @@ class Scenario:
     severity: str = ""
     source: str = ""
     fronts: dict[str, FrontSpec] = field(default_factory=dict)
+    setting_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings_for(self, cell: Cell | None = None) -> dict[str, Any]:
+        """The server settings of a cell: the scenario's, with its `settings` variant's changes on top."""
+        name = cell.params.get("settings", DEFAULT_SETTINGS) if cell is not None else DEFAULT_SETTINGS
+        return {**self.settings, **self.setting_variants.get(name, {})}
 
     def front(self, cell: Cell) -> FrontSpec | None:
         """The cell's nginx front, or None when the clients talk to the app directly."""
@@ -236,6 +245,26 @@ def _check_conditions(conds: Any, field_path: str, loc: _Located) -> dict[str, A
     return conds
 
 
+def _check_settings(settings: dict[str, Any], prefix: str, merged: dict[str, Any], loc: _Located) -> None:
+    """Each server setting known and of its type; ping settings whole seconds (`merged`: what the cell will run)."""
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise loc.error(f"{prefix}.{key}", f"unknown setting; known: {', '.join(SETTINGS)}")
+        kind = SETTINGS[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            name = "a number" if isinstance(kind, tuple) else kind.__name__
+            raise loc.error(f"{prefix}.{key}", f"must be {name}, got {value!r}")
+    for key in ("ping_interval", "ping_timeout"):
+        if key not in settings:
+            continue
+        if merged.get("allow_subsecond_ping") is True:
+            if not settings[key] > 0:
+                raise loc.error(f"{prefix}.{key}", "seconds > 0")
+        elif not isinstance(settings[key], int) or settings[key] < 1:
+            raise loc.error(f"{prefix}.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000); "
+                                               "a trap scenario may set allow_subsecond_ping: true")
+
+
 def _check_where(where: Any, field_path: str, loc: _Located) -> dict[str, Any]:
     if where is None:
         return {}
@@ -263,22 +292,19 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise loc.error("settings", "must be a mapping")
-    for key, value in settings.items():
-        if key not in SETTINGS:
-            raise loc.error(f"settings.{key}", f"unknown setting; known: {', '.join(SETTINGS)}")
-        kind = SETTINGS[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            name = "a number" if isinstance(kind, tuple) else kind.__name__
-            raise loc.error(f"settings.{key}", f"must be {name}, got {value!r}")
-    for key in ("ping_interval", "ping_timeout"):
-        if key not in settings:
-            continue
-        if settings.get("allow_subsecond_ping") is True:
-            if not settings[key] > 0:
-                raise loc.error(f"settings.{key}", "seconds > 0")
-        elif not isinstance(settings[key], int) or settings[key] < 1:
-            raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000); "
-                                               "a trap scenario may set allow_subsecond_ping: true")
+    _check_settings(settings, "settings", settings, loc)
+    setting_variants: dict[str, dict[str, Any]] = {}
+    raw_variants = raw.get("setting_variants") or {}
+    if not isinstance(raw_variants, dict):
+        raise loc.error("setting_variants", "must map variant names to settings that change (the matrix axis `settings` picks one)")
+    for vname, changes in raw_variants.items():
+        vpath = f"setting_variants.{vname}"
+        if vname == DEFAULT_SETTINGS:
+            raise loc.error(vpath, f"{DEFAULT_SETTINGS!r} is reserved: the scenario's settings as they are")
+        if not isinstance(changes, dict) or not changes:
+            raise loc.error(vpath, "a mapping of the settings this variant changes")
+        _check_settings(changes, vpath, {**settings, **changes}, loc)
+        setting_variants[str(vname)] = changes
 
     faults = raw.get("faults") or {}
     if not isinstance(faults, dict):
@@ -347,8 +373,8 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
             if axis not in AXES:
                 raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
             values = values if isinstance(values, list) else [values]
-            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients),
-                                     "front": (NO_FRONT, *fronts)}.get(axis, tuple(faults))
+            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients), "front": (NO_FRONT, *fronts),
+                                     "settings": (DEFAULT_SETTINGS, *setting_variants)}.get(axis, tuple(faults))
             for v in values:
                 if v not in allowed:
                     raise loc.error(f"{gpath}.{axis}", f"unknown value {v!r}; allowed: {', '.join(allowed)}")
@@ -415,4 +441,5 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
                     faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
-                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts)
+                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts,
+                    setting_variants=setting_variants)
