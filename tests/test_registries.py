@@ -80,3 +80,24 @@ def test_the_doctors_package_lists_come_from_the_modes():
     assert {"multiworker", "gevent-gws-installed"} <= set(needs["gunicorn"][1].modes)
     assert needs["gevent-websocket"][1].modes == ("gevent-websocket", "gevent-gws-installed")
     assert needs["python-socketio"][1].everything
+
+
+def test_client_emit_drives_whatever_client_the_cell_has():
+    """One fault for every client kind: each adapter's emit_burst gets the count and size."""
+    class Client:
+        def __init__(self):
+            self.calls = []
+
+        def emit_burst(self, event, count, size):
+            self.calls.append((event, count, size))
+
+    class Topology:
+        clients = [Client(), Client()]
+
+    fault = build_fault({"type": "client-emit", "event": "tally", "count": 50, "bytes": 8})
+    fault.inject(Topology, Timeline())
+    assert [c.calls for c in Topology.clients] == [[("tally", 50, 8)], [("tally", 50, 8)]]
+    assert build_fault({"type": "client-emit"}).count == 1          # the historic single message
+    with pytest.raises(FaultError, match="count >= 1"):
+        build_fault({"type": "client-emit", "count": 0})
+    assert FAULTS["offline-emit"].needs_proxy and not FAULTS["client-emit"].needs_proxy

@@ -184,3 +184,58 @@ def test_root_cause_fix_and_prevention_are_text(tmp_path):
 def test_each_step_validates_its_own_arguments(tmp_path, change, where):
     with pytest.raises(ScenarioError, match=where):
         load(write(tmp_path, GOOD.replace(*change)))
+
+
+VARIANTS = textwrap.dedent("""\
+    name: tiny
+    settings:
+      ping_interval: 2
+    setting_variants:
+      decode-64: {max_decode_packets: 64}
+    faults:
+      burst: {type: client-emit, event: tally, count: 50, bytes: 8}
+    matrix:
+      - mode: [gevent]
+        client: [browser]
+        fault: [burst]
+      - mode: [gevent]
+        client: [browser]
+        fault: [burst]
+        settings: [decode-64]
+    steps:
+      - open: {}
+      - fault: {}
+    expect:
+      - where: {settings: default}
+        that: {tallies_lost: ">= 1"}
+      - where: {settings: decode-64}
+        that: {tallies_lost: 0}
+""")
+
+
+def test_a_settings_variant_changes_its_cells_settings_only(tmp_path):
+    from harness.lab.runner import server_settings
+
+    s = load(write(tmp_path, VARIANTS))
+    plain, raised = s.cells
+    assert [c.id for c in s.cells] == ["gevent-browser-burst", "gevent-browser-burst-decode-64"]
+    assert server_settings(s, plain).max_decode_packets is None
+    assert server_settings(s, raised).max_decode_packets == 64 and server_settings(s, raised).ping_interval == 2
+    # a cell without the axis is the `default` variant, as a cell without a front has `none`
+    assert [c.id for c in s.cells if c.matches({"settings": "default"})] == [plain.id]
+    assert [c.id for c in s.cells if c.matches(s.expectations[1].where)] == [raised.id]
+
+
+@pytest.mark.parametrize("old, new, field, reason", [
+    ("decode-64: {max_decode_packets: 64}", "default: {max_decode_packets: 64}", "setting_variants.default", "reserved"),
+    ("decode-64: {max_decode_packets: 64}", "decode-64: {max_decode: 64}", "setting_variants.decode-64.max_decode",
+     "unknown setting"),
+    ("decode-64: {max_decode_packets: 64}", "decode-64: {ping_interval: 0.5}", "setting_variants.decode-64.ping_interval",
+     "whole seconds"),
+    ("settings: [decode-64]", "settings: [decode-46]", "matrix.1.settings", "unknown value 'decode-46'"),
+])
+def test_settings_variant_errors_name_file_line_field(tmp_path, old, new, field, reason):
+    path = write(tmp_path, VARIANTS.replace(old, new))
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    assert f": {field}: " in str(err.value) and reason in str(err.value), str(err.value)

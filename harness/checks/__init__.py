@@ -42,3 +42,4 @@ from . import handshake  # noqa: E402,F401
 from . import idle_timeout, load_balancing  # noqa: E402,F401
 from . import stall  # noqa: E402,F401
 from . import storm_waves  # noqa: E402,F401
+from . import packets  # noqa: E402,F401

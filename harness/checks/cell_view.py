@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from ..core.protocol import is_engineio
+from ..core.protocol import describe_packet, is_engineio
 from ..core.timeline import Event
 from ..core.view import CLIENT_SOURCES, TimelineView
 
@@ -62,6 +62,18 @@ class CellView(TimelineView):
         if start is not None:
             windows.append((start, self.events[-1].t))
         return windows
+
+    def pong_after(self, sid: str, t: float) -> Event | None:
+        """The client's first answer to a ping of the server after `t`: a pong POST with `sid` that was answered 200,
+        or a pong frame sent on the WebSocket (a Python client's frames are not recorded)."""
+        for e in self.of("http.request", src=CLIENT_SOURCES, after=t):
+            if e.data.get("sid") == sid and e.data.get("method") == "POST" and describe_packet(e.data.get("body")) == "pong":
+                out = self.outcome(e)
+                if out is not None and out.kind == "http.response" and out.data.get("status") == 200:
+                    return e
+        # a WebSocket opened without a sid (websocket-only) learns it from its open packet: ask for `t` after the connect
+        return next((e for e in self.of("ws.frame", src=CLIENT_SOURCES, after=t)
+                     if e.data.get("dir") == "sent" and str(e.data.get("payload")) == "3"), None)
 
     def is_socketio(self, e: Event) -> bool:
         return is_engineio(e.data)

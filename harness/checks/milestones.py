@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..core.protocol import describe_packet
 from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
+from .packets import bursts, emitted, message_posts
 
 
 @dataclass(frozen=True)
@@ -157,13 +157,6 @@ def reconnect_decided(v: CellView, p: Progress) -> bool:
     return len(v.of("sio.connect_error", src=CLIENT_SOURCES, after=ups[0].t)) >= 2
 
 
-def _sent_after_fault(v: CellView, t_fault: float) -> list[Event]:
-    """The POSTs carrying a message that the client sent from the fault on: what it had to say (polling;
-    not its pongs)."""
-    return [e for e in v.of("http.request", src=CLIENT_SOURCES, after=t_fault) if e.data.get("method") == "POST"
-            and "message" in describe_packet(e.data.get("body")).split("+")]
-
-
 def _server_spoke_after(v: CellView, t: float) -> bool:
     """A packet from the server reached the client after `t`: a non-empty long-poll answer, a received
     WebSocket frame, or an event (an echo, the server's next ping)."""
@@ -185,7 +178,7 @@ def answered(v: CellView, p: Progress) -> bool:
         return False
     if v.of("sio.emit_refused", src=CLIENT_SOURCES, after=p.t_fault):
         return True
-    posts = _sent_after_fault(v, p.t_fault)
+    posts = message_posts(v, p.t_fault)
     outcomes = [v.outcome(e) for e in posts]
     if any(o is None for o in outcomes):
         return False
@@ -202,6 +195,33 @@ def answered(v: CellView, p: Progress) -> bool:
             return False
     last = max([o.t for o in outcomes] or [p.t_fault])
     return _server_spoke_after(v, last)
+
+
+@milestone("burst_settled", "after the fault the client's burst (`client-emit`) is decided: its library took none of "
+                            "the events (nothing can follow); or every POST the client sent since the fault has its answer "
+                            "or its failure, the burst went out (in POSTs, or frames on the WebSocket), and the client then "
+                            "answered a ping of the server on the session it holds (a new one after an outage): what the "
+                            "server has not logged by then is lost, and the session lived through it. A client that lost "
+                            "its session to a server disconnect (python-socketio does not reconnect then) is decided too. "
+                            "Never for a Python client on WebSocket, whose frames are not recorded")
+def burst_settled(v: CellView, p: Progress) -> bool:
+    if p.t_fault is None or not bursts(v):
+        return False
+    if emitted(v) == 0:
+        return True
+    posts = [e for e in v.of("http.request", src=CLIENT_SOURCES, after=p.t_fault) if e.data.get("method") == "POST"]
+    if any(v.outcome(e) is None for e in posts):
+        return False
+    if any("server disconnect" in str(e.data.get("reason")) for e in v.drops(after=p.t_fault)):
+        return True
+    sid = _current_sid(v)
+    if sid is None:
+        return False
+    carried = [v.outcome(e).t for e in message_posts(v, p.t_fault)]
+    carried += [e.t for e in v.of("ws.frame", src=CLIENT_SOURCES, after=p.t_fault)
+                if e.data.get("dir") == "sent" and str(e.data.get("payload", "")).startswith("4")]
+    # the pong must come from the session that carried the burst's last part, on the page it lives on
+    return bool(carried) and v.pong_after(sid, max(max(carried), _connects(v)[-1].t)) is not None
 
 
 def _no_socket(v: CellView) -> bool:
@@ -249,14 +269,7 @@ def heartbeat(v: CellView, p: Progress) -> bool:
     sid = _current_sid(v)
     if sid is None:
         return False
-    since = _connects(v)[-1].t
-    for e in v.of("http.request", src=CLIENT_SOURCES, after=since):
-        if e.data.get("sid") == sid and e.data.get("method") == "POST" and describe_packet(e.data.get("body")) == "pong":
-            out = v.outcome(e)
-            if out is not None and out.kind == "http.response" and out.data.get("status") == 200:
-                return True
-    return any(e.data.get("dir") == "sent" and str(e.data.get("payload")) == "3"
-               for e in v.of("ws.frame", src=CLIENT_SOURCES, after=since))
+    return v.pong_after(sid, _connects(v)[-1].t) is not None
 
 
 def _closed_by_client(v: CellView) -> bool:

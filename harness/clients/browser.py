@@ -40,7 +40,7 @@ from playwright.async_api import Request, Response, WebSocket, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from ..core import redaction
-from ..core.protocol import is_engineio_url
+from ..core.protocol import is_engineio_url, split_payload
 from ..core.timeline import Timeline
 from . import page_instrument
 
@@ -491,6 +491,8 @@ class _CellRecorder:
             body = request.post_data
             if body is not None:
                 data["body"] = body[:SOCKETIO_BODY_LIMIT]
+                data["bytes"] = len(request.post_data_buffer or b"")
+                data["packets"] = len(split_payload(body))   # the body is cut at the limit; the count is whole
         self.record("http.request", data)
 
     def on_response(self, response: Response) -> None:

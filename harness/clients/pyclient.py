@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import socketio
 
+from ..core.protocol import split_payload
 from ..core.timeline import Timeline
 
 BODY_LIMIT = 2000
@@ -56,8 +57,10 @@ class RecordingSession(requests.Session):
         body = kwargs.get("data")
         req = dict(fields)
         if body:
-            req["body"] = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:BODY_LIMIT]
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            req["body"] = text[:BODY_LIMIT]
             req["bytes"] = len(body)
+            req["packets"] = len(split_payload(text))   # the body is cut at BODY_LIMIT; the count is whole
         self.timeline.record(self.src, "http.request", req)
         try:
             resp = super().request(method, url, *args, **kwargs)
@@ -130,18 +133,32 @@ class PythonClient:
         except socketio.exceptions.ConnectionError as exc:
             self._record("sio.connect_error", {"message": str(exc), "namespace": self.namespace, "initial": True})
 
-    def emit(self, event: str, data=None) -> None:
-        """Emit on the client's namespace; a failure (not connected) is recorded, not raised."""
+    def emit(self, event: str, data=None) -> bool:
+        """Emit on the client's namespace; a failure (not connected) is recorded, not raised. True: sent."""
         size = len(data) if isinstance(data, (str, bytes)) else None
         if self.max_emit_bytes is not None and size is not None and size > self.max_emit_bytes:
             self._record("sio.emit_refused", {"event": event, "bytes": size, "cap": self.max_emit_bytes})
-            return
+            return False
         try:
             self.sio.emit(event, data, namespace=self.namespace)
             self._record("sio.emit", {"event": event, "namespace": self.namespace,
                                                           "bytes": len(data) if isinstance(data, (str, bytes)) else None})
+            return True
         except Exception as exc:  # noqa: BLE001 - a failed emit is an observation
             self._record("sio.emit_failed", {"event": event, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            return False
+
+    def emit_burst(self, event: str, count: int, size: int) -> None:
+        """`count` emits in one loop, as fast as the library takes them; one `sio.burst` event says how
+        many it took, and whether the client was connected and on which transport when the loop began.
+
+        One emit carries 'x' * size (a message that large); several carry {n: i, pad: 'x' * size}, so the
+        server's `tally` log lines say which arrived."""
+        eio = self.sio.eio
+        state = {"event": event, "count": count, "bytes": size, "connected": self.sio.connected,
+                 "transport": eio.current_transport if eio is not None and self.sio.connected else None}
+        taken = sum(self.emit(event, "x" * size if count == 1 else {"n": i, "pad": "x" * size}) for i in range(count))
+        self._record("sio.burst", {**state, "emitted": taken})
 
     @property
     def connected(self) -> bool:

@@ -154,6 +154,41 @@ class ProxyDown(Fault):
         timeline.record("harness", "server.up", {"name": "proxy", "via": "proxy"})
 
 
+DROP_BOUND_S = 5.0       # a closed connection reaches the client at once; this only bounds a client that reports nothing
+
+
+@register
+@dataclass
+class OfflineEmit(Fault):
+    """The client loses its path to the server, emits meanwhile, and the path comes back.
+
+    The proxy is disabled (its connections closed, new ones refused) until the client reports the drop
+    and none of its requests is still in flight; then the client emits `count` events in one loop, as
+    the `client-emit` fault does (socket.io-client buffers them while disconnected; python-socketio
+    refuses them), and the proxy is enabled again. The client's own reconnection does the rest.
+    """
+
+    type = "offline-emit"
+    description = "proxy disabled until the client reports its drop; the client emits `count` events meanwhile; proxy enabled"
+    needs_proxy = True
+    event: str = "tally"
+    count: int = 30
+    bytes: int = 8
+
+    def act(self, topology, timeline) -> None:
+        since = timeline.now()
+        proxy = topology.proxy.proxy
+        proxy.disable()
+        timeline.record("harness", "server.down", {"name": "proxy", "via": "proxy"})
+        try:
+            _wait_for_client_drop(timeline, since, DROP_BOUND_S)
+            for client in topology.clients:
+                client.emit_burst(self.event, int(self.count), int(self.bytes))
+        finally:
+            proxy.enable()
+            timeline.record("harness", "server.up", {"name": "proxy", "via": "proxy"})
+
+
 # Toxiproxy's attribute names per toxic type, from the embedded proxy's own table (its toxics
 # keep Toxiproxy's names, toxics/*.go); reset_peer has its own faults, noop does nothing.
 # -1 below means "not given".

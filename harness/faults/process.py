@@ -60,13 +60,23 @@ class Stall(Fault):
 @register
 @dataclass
 class ClientEmit(Fault):
-    """The cell's own Python client emits `bytes` of payload at once (an unbounded frame)."""
+    """The cell's own client (browser or Python) emits `count` events in one loop, as an app's code would.
+
+    One event carries `bytes` of payload (an unbounded frame); several are numbered, each {n, pad of
+    `bytes`}, and the reference servers log a line per `tally` event they receive, so the lab counts
+    what arrived. How they go on the wire (one polling POST or several) is the client library's own."""
 
     type = "client-emit"
-    description = "the Python client emits an event with a payload of `bytes` bytes"
+    description = "the cell's client emits `count` events (default 1) with `bytes` of payload each, in one loop"
     event: str = "message"
     bytes: int = 2_000_000
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        from .registry import FaultError
+        if self.count < 1 or self.bytes < 0:
+            raise FaultError("fault 'client-emit' needs count >= 1 and bytes >= 0")
 
     def act(self, topology, timeline) -> None:
         for client in topology.clients:
-            client.python_step("emit", {"event": self.event, "bytes": self.bytes})
+            client.emit_burst(self.event, int(self.count), int(self.bytes))

@@ -34,6 +34,18 @@ def client_kind(name: str, description: str):
 LOGIN_QUERY = {"user": "lab-user"}      # the reference app's /login takes any user name
 TRANSPORTS = {"polling": ["polling"], "websocket": ["websocket"]}   # "default": polling, then the upgrade
 
+# The page's own socket emits in one synchronous loop, as an app's code would: socket.io-client
+# queues them (buffers them while disconnected) and Engine.IO decides how they go on the wire.
+EMIT_BURST_JS = """({event, count, bytes}) => {
+  const s = window.__appSocket || (typeof window.getAppSocket === "function" ? window.getAppSocket() : null);
+  if (!s) return {emitted: 0, connected: false, transport: null};
+  const engine = s.io && s.io.engine;
+  const state = {connected: s.connected, transport: s.connected && engine && engine.transport ? engine.transport.name : null};
+  const pad = "x".repeat(bytes);
+  for (let i = 0; i < count; i++) s.emit(event, count === 1 ? pad : {n: i, pad: pad});
+  return Object.assign(state, {emitted: count});
+}"""
+
 
 class CellClient:
     """What every kind shares: the cell, its client profile, its transport, and the target app."""
@@ -63,6 +75,11 @@ class CellClient:
 
     def python_step(self, action: str, value) -> None:
         """`python:` steps (emit, disconnect): only a Python client acts on them."""
+
+    def emit_burst(self, event: str, count: int, size: int) -> None:
+        """`count` emits of `event` in one loop (the `client-emit` fault); one emit carries 'x' * size, several
+        carry {n: i, pad: 'x' * size}. Records a `sio.burst` event (src: the client's) with how many the client
+        library took (`emitted`), and whether it was connected and on which transport as the loop began."""
 
 
 @client_kind("browser", "Chromium loading the page with socket.io-client")
@@ -128,6 +145,12 @@ class BrowserClient(CellClient):
             return
         self.page.goto(self.page_path())
 
+    def emit_burst(self, event: str, count: int, size: int) -> None:
+        self.timeline.record("harness", "client.action", {"action": "emit_burst", "args": {
+            "event": event, "count": count, "bytes": size}})
+        state = self.page.evaluate(EMIT_BURST_JS, {"event": event, "count": count, "bytes": size})
+        self.timeline.record("browser", "sio.burst", {"event": event, "count": count, "bytes": size, **(state or {})})
+
     def browser_step(self, action: str, value: str) -> None:
         if action == "goto":
             self.page.goto(self.page_path(value))
@@ -170,6 +193,11 @@ class PythonClient(CellClient):
 
     def open(self) -> None:
         self.py.connect()
+
+    def emit_burst(self, event: str, count: int, size: int) -> None:
+        self.timeline.record("harness", "client.action", {"action": "emit_burst", "args": {
+            "event": event, "count": count, "bytes": size}})
+        self.py.emit_burst(event, count, size)
 
     def python_step(self, action: str, value) -> None:
         args = dict(value) if isinstance(value, dict) else value

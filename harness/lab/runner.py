@@ -59,15 +59,15 @@ def new_run_dir(scenario_name: str, base: Path | None = None) -> Path:
     return run_dir
 
 
-def server_settings(scenario: Scenario) -> ServerSettings:
-    return ServerSettings.from_scenario(scenario.settings)
+def server_settings(scenario: Scenario, cell: Cell | None = None) -> ServerSettings:
+    return ServerSettings.from_scenario(scenario.settings_for(cell))
 
 
 def run_cell(scenario: Scenario, cell: Cell, run_dir: Path, browser=None, target=None) -> CellRun:
     cell_dir = run_dir / "cells" / cell.id
     cell_dir.mkdir(parents=True, exist_ok=True)
     result = CellRun(cell, cell_dir)
-    settings = server_settings(scenario)
+    settings = server_settings(scenario, cell)
     t0 = time.monotonic()
     fault = build_fault(scenario.faults[cell.params["fault"]]) if "fault" in cell.params else None
     with Timeline(cell_dir / "timeline.jsonl") as timeline, ExitStack() as stack:

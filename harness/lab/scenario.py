@@ -29,7 +29,10 @@ AXES: dict[str, tuple[str, ...] | None] = {
     "transport": ("polling", "websocket", "default"),
     "fault": None,                      # checked against the scenario's own `faults`
     "front": None,                      # `none` or one of the scenario's own `fronts` (nginx)
+    "settings": None,                   # `default` or one of the scenario's own `setting_variants`
 }
+DEFAULT_SETTINGS = "default"            # the `settings` axis's value for the scenario's settings as they are
+AXIS_DEFAULTS = {"front": NO_FRONT, "settings": DEFAULT_SETTINGS}   # what a cell without the axis has
 
 
 def _profile(default: Any, types: type | tuple[type, ...], only: str | None = None):
@@ -64,7 +67,7 @@ CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.I
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
-            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
+            "faults", "clients", "matrix", "steps", "expect", "notes", "fronts", "setting_variants",
             "root_cause", "fix", "prevention"}    # the scenario's own words, shown first in the report's sections
 
 
@@ -80,12 +83,12 @@ class Cell:
 
     @property
     def id(self) -> str:
-        order = ["mode", "front", "client", "singleton", "transport", "fault"]
+        order = ["mode", "front", "client", "singleton", "transport", "fault", "settings"]
         return "-".join(self.params[k] for k in order if k in self.params)
 
     def matches(self, where: dict[str, Any]) -> bool:
         for key, want in where.items():
-            have = self.params.get(key)
+            have = self.params.get(key, AXIS_DEFAULTS.get(key))
             if isinstance(want, list):
                 if have not in want:
                     return False
@@ -134,6 +137,12 @@ class Scenario:
     severity: str = ""
     source: str = ""
     fronts: dict[str, FrontSpec] = field(default_factory=dict)
+    setting_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings_for(self, cell: Cell | None = None) -> dict[str, Any]:
+        """The server settings of a cell: the scenario's, with its `settings` variant's changes on top."""
+        name = cell.params.get("settings", DEFAULT_SETTINGS) if cell is not None else DEFAULT_SETTINGS
+        return {**self.settings, **self.setting_variants.get(name, {})}
 
     def front(self, cell: Cell) -> FrontSpec | None:
         """The cell's nginx front, or None when the clients talk to the app directly."""
@@ -278,11 +287,11 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     if name != path.stem and path.parent == SCENARIO_DIR:
         raise loc.error("name", f"must match the file name {path.stem!r}")
 
-    settings = _settings(raw, loc)
+    settings, setting_variants = _settings(raw, loc)
     faults = _faults(raw, loc)
     fronts = _fronts(raw, loc)
     clients = _clients(raw, loc)
-    cells = _cells(raw, loc, clients, fronts, faults)
+    cells = _cells(raw, loc, clients, fronts, faults, setting_variants)
     steps = _steps(raw, loc, cells)
     expectations = _expectations(raw, loc, cells)
     claims = _claims(raw, loc)
@@ -290,19 +299,37 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
     return Scenario(path=path, name=name, title=str(raw.get("title", name)),
                     incident=str(raw.get("incident", "")).strip(), raw=raw, settings=settings,
                     faults=faults, clients=clients, cells=cells, steps=steps, expectations=expectations, claims=claims,
-                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts)
+                    severity=str(raw.get("severity", "")), source=str(raw.get("source", "")), fronts=fronts,
+                    setting_variants=setting_variants)
 
 
-def _settings(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
-    """`settings:` as ServerSettings declares them."""
+def _check_settings(settings: dict[str, Any], prefix: str, merged: dict[str, Any], loc: _Located) -> None:
+    """The settings as ServerSettings declares them (`merged`: what the cell will run with)."""
+    try:
+        ServerSettings.from_scenario(merged)
+    except SettingError as exc:
+        raise loc.error(f"{prefix if exc.name in settings else 'settings'}.{exc.name}", exc.reason) from None
+
+
+def _settings(raw: dict[str, Any], loc: _Located) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`settings:` as ServerSettings declares them, and the `setting_variants:` that change them."""
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise loc.error("settings", "must be a mapping")
-    try:
-        ServerSettings.from_scenario(settings)
-    except SettingError as exc:
-        raise loc.error(f"settings.{exc.name}", exc.reason) from None
-    return settings
+    _check_settings(settings, "settings", settings, loc)
+    setting_variants: dict[str, dict[str, Any]] = {}
+    raw_variants = raw.get("setting_variants") or {}
+    if not isinstance(raw_variants, dict):
+        raise loc.error("setting_variants", "must map variant names to settings that change (the matrix axis `settings` picks one)")
+    for vname, changes in raw_variants.items():
+        vpath = f"setting_variants.{vname}"
+        if vname == DEFAULT_SETTINGS:
+            raise loc.error(vpath, f"{DEFAULT_SETTINGS!r} is reserved: the scenario's settings as they are")
+        if not isinstance(changes, dict) or not changes:
+            raise loc.error(vpath, "a mapping of the settings this variant changes")
+        _check_settings(changes, vpath, {**settings, **changes}, loc)
+        setting_variants[str(vname)] = changes
+    return settings, setting_variants
 
 
 def _faults(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
@@ -370,7 +397,8 @@ def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
     return clients
 
 
-def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faults: dict) -> list[Cell]:
+def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faults: dict,
+           setting_variants: dict) -> list[Cell]:
     """The matrix expanded into cells, every value checked against its axis."""
     groups = _require(raw, "matrix", list, loc)
     cells: list[Cell] = []
@@ -386,8 +414,8 @@ def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faul
             if axis not in AXES:
                 raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
             values = values if isinstance(values, list) else [values]
-            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients),
-                                     "front": (NO_FRONT, *fronts)}.get(axis, tuple(faults))
+            allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients), "front": (NO_FRONT, *fronts),
+                                     "settings": (DEFAULT_SETTINGS, *setting_variants)}.get(axis, tuple(faults))
             for v in values:
                 if v not in allowed:
                     raise loc.error(f"{gpath}.{axis}", f"unknown value {v!r}; allowed: {', '.join(allowed)}")

@@ -94,13 +94,24 @@ def ready_probe(port: int, mode: Mode) -> Callable[[], bool]:
     return lambda: requests.get(f"http://{HOST}:{port}{mode.ready_path}", timeout=1.0).status_code == 200
 
 
-def boot_id(port: int) -> str | None:
-    """The reference apps' per-process boot id; None for apps that don't serve it."""
+def server_info(port: int) -> dict:
+    """The reference apps' `/__siolab/info` (boot id, async mode, settings as the server applied them);
+    {} for apps that don't serve it."""
     try:
         r = requests.get(f"http://{HOST}:{port}/__siolab/info", timeout=1.0)
-        return r.json().get("boot") if r.status_code == 200 else None
+        info = r.json() if r.status_code == 200 else {}
+        return info if isinstance(info, dict) else {}
     except (requests.RequestException, ValueError):
-        return None
+        return {}
+
+
+def boot_id(port: int) -> str | None:
+    """The reference apps' per-process boot id; None for apps that don't serve it."""
+    return server_info(port).get("boot")
+
+
+# what the server says it applied, recorded with `server.up` (a premise the checks can read)
+APPLIED_SETTINGS = ("max_decode_packets",)
 
 
 def process_instance(pid: int) -> str | None:
@@ -176,8 +187,11 @@ class Server:
         info = self.target is None or self.target.has_info
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 and info else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
+        applied = {}
+        if self.target is None or self.target.has_info:
+            applied = {k: v for k, v in server_info(self.port).items() if k in APPLIED_SETTINGS and v is not None}
         self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot,
-                                                      **({"boots": boots} if len(boots) > 1 else {})})
+                                                      **({"boots": boots} if len(boots) > 1 else {}), **applied})
 
     def _wait_for_workers(self, timeout: float) -> list[str]:
         """Every worker answered once (each new connection lands on any of them), so none is still booting."""

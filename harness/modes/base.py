@@ -20,7 +20,7 @@ APP_SETTING_VARS = (
     "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
     "SIOLAB_MESSAGE_QUEUE",
-    "SIOLAB_ALLOW_SUBSECOND_PING",
+    "SIOLAB_ALLOW_SUBSECOND_PING", "SIOLAB_MAX_DECODE_PACKETS",
 )
 
 
@@ -54,6 +54,9 @@ class ServerSettings:
     # ... unless a trap scenario opts in (trap 12: what 0.3 s really does); the apps then
     # accept any positive number of seconds too (SIOLAB_ALLOW_SUBSECOND_PING=1).
     allow_subsecond_ping: bool = _scenario(False, bool)
+    # python-engineio's packets per polling POST (engineio.payload.Payload.max_decode_packets,
+    # 16 by default): None leaves the library's own default. The Node server has no such limit.
+    max_decode_packets: int | None = _scenario(None, int)
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
@@ -131,6 +134,8 @@ def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
         env["SIOLAB_CORS_ORIGINS"] = settings.cors_origins
     if settings.allow_subsecond_ping:
         env["SIOLAB_ALLOW_SUBSECOND_PING"] = "1"
+    if settings.max_decode_packets is not None:
+        env["SIOLAB_MAX_DECODE_PACKETS"] = str(settings.max_decode_packets)
     env.update(settings.extra_env)
     return env
 

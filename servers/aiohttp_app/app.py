@@ -16,7 +16,7 @@ from servers.reference_app.backup import STEP_SECONDS, STEPS, BackupJobs
 from servers.reference_app.info import info
 from servers.reference_app.pages import (STATIC_DIR, PageParamError, jinja_environment, page_context,
                                          vendor_file)
-from servers.reference_app.settings import Settings
+from servers.reference_app.settings import Settings, apply_max_decode_packets
 
 from .session import CookieSession
 
@@ -49,6 +49,7 @@ def _safe_next(target: str | None) -> str:
 
 def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServer]:
     configure_logging()
+    apply_max_decode_packets(settings)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         ping_interval=settings.ping_interval,
@@ -150,6 +151,11 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
     @sio.on("disconnect")
     async def on_disconnect(sid, reason=None):
         log.info("disconnect sid=%s namespace=/ reason=%s", sid, reason)
+
+    @sio.on("tally")
+    async def on_tally(sid, data=None):
+        # One line per event received: the lab counts what arrived against what the client sent.
+        log.info("tally sid=%s n=%s", sid, data.get("n") if isinstance(data, dict) else data)
 
     @sio.on("connect", namespace="/chat")
     async def on_chat_connect(sid, environ, auth=None):

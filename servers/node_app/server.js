@@ -533,6 +533,8 @@ function createApp(settings, templates) {
     log("INFO", `connect sid=${socket.id} eio_sid=${socket.conn.id} namespace=/ user=${user ?? "None"}`);
     socket.emit("hello", { user });
     socket.on("disconnect", (reason) => log("INFO", `disconnect sid=${socket.id} namespace=/ reason=${reason}`));
+    // One line per event received: the lab counts what arrived against what the client sent.
+    socket.on("tally", (data) => log("INFO", `tally sid=${socket.id} n=${data && typeof data === "object" ? data.n : data}`));
   });
 
   const chat = io.of("/chat");

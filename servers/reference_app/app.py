@@ -25,7 +25,7 @@ from . import reload_marker  # noqa: F401  -- imported so the Werkzeug reloader 
 from .backup import STEP_SECONDS, STEPS, BackupJobs
 from .info import BOOT_ID, info
 from .pages import STATIC_DIR, TEMPLATES_DIR, PageParamError, page_context, vendor_file
-from .settings import AUTO_ASYNC_MODE, Settings, load_or_exit
+from .settings import AUTO_ASYNC_MODE, Settings, apply_max_decode_packets, load_or_exit
 
 APP_NAME = "reference"
 CHAT_ROOM = "lobby"
@@ -57,6 +57,7 @@ def _safe_next(target: str | None) -> str:
 def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     settings = settings or load_or_exit()
     configure_logging()
+    apply_max_decode_packets(settings)
 
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static",
                 template_folder=str(TEMPLATES_DIR))
@@ -159,6 +160,11 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
         log.info("disconnect sid=%s namespace=/ reason=%s", request.sid, reason)
+
+    @socketio.on("tally")
+    def on_tally(data=None):
+        # One line per event received: the lab counts what arrived against what the client sent.
+        log.info("tally sid=%s n=%s", request.sid, (data or {}).get("n") if isinstance(data, dict) else data)
 
     @socketio.on("broadcast")
     def on_broadcast(data=None):

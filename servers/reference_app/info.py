@@ -51,4 +51,13 @@ def info(app_name: str, async_mode: str, settings: Settings, version_keys: tuple
         "ping_interval": settings.ping_interval,
         "ping_timeout": settings.ping_timeout,
         "max_http_buffer_size": settings.max_http_buffer_size,
+        "max_decode_packets": _max_decode_packets(),
     }
+
+
+def _max_decode_packets() -> int | None:
+    try:
+        from engineio.payload import Payload
+    except ImportError:
+        return None
+    return Payload.max_decode_packets

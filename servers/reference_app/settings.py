@@ -61,6 +61,7 @@ class Settings:
     reconnection_delay_max_ms: int
     node_modules: Path
     message_queue: str | None = None   # redis://host:port/db: several instances share emits and broadcasts
+    max_decode_packets: int | None = None   # python-engineio's packets per polling POST; None: its default (16)
 
     @property
     def client_bundle(self) -> Path:
@@ -179,7 +180,16 @@ def from_env(env: Mapping[str, str] | None = None,
         reconnection_delay_max_ms=_int(env, "SIOLAB_RECONNECTION_DELAY_MAX_MS", 5 * delay, delay, "milliseconds"),
         node_modules=_node_modules(env),
         message_queue=_message_queue(env),
+        max_decode_packets=_int(env, "SIOLAB_MAX_DECODE_PACKETS", 0, 1, "packets") or None,
     )
+
+
+def apply_max_decode_packets(settings: Settings) -> None:
+    """python-engineio's limit is a class attribute of its payload decoder (its documented knob)."""
+    if settings.max_decode_packets is not None:
+        from engineio.payload import Payload
+
+        Payload.max_decode_packets = settings.max_decode_packets
 
 
 def load_or_exit(allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
