@@ -39,7 +39,8 @@ BROWSER_ONLY_FIELDS = ("build", "page_host", "socket_host")
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 SETTINGS = {"ping_interval": (int, float), "ping_timeout": (int, float), "max_http_buffer_size": int,
             "reconnection_delay_ms": int, "cors_origins": str, "secret_key": str,
-            "allow_subsecond_ping": bool}   # trap 12's opt-in: ping settings below 1 s
+            "allow_subsecond_ping": bool,   # trap 12's opt-in: ping settings below 1 s
+            "tick_ms": int}                 # the apps emit a numbered `tick` to every client this often (0: never)
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
             "faults", "clients", "matrix", "steps", "expect", "notes", "fronts",
@@ -279,6 +280,10 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         elif not isinstance(settings[key], int) or settings[key] < 1:
             raise loc.error(f"settings.{key}", "whole seconds ≥ 1 (python-engineio sends int(seconds)*1000); "
                                                "a trap scenario may set allow_subsecond_ping: true")
+
+    tick_ms = settings.get("tick_ms", 0)
+    if tick_ms < 0 or 0 < tick_ms < 50:
+        raise loc.error("settings.tick_ms", "0 (no ticks) or whole milliseconds ≥ 50")
 
     faults = raw.get("faults") or {}
     if not isinstance(faults, dict):

@@ -20,7 +20,7 @@ APP_SETTING_VARS = (
     "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
     "SIOLAB_MESSAGE_QUEUE",
-    "SIOLAB_ALLOW_SUBSECOND_PING",
+    "SIOLAB_ALLOW_SUBSECOND_PING", "SIOLAB_TICK_MS",
 )
 
 
@@ -38,6 +38,9 @@ class ServerSettings:
     # ... unless a trap scenario opts in (trap 12: what 0.3 s really does); the apps then
     # accept any positive number of seconds too (SIOLAB_ALLOW_SUBSECOND_PING=1).
     allow_subsecond_ping: bool = False
+    # Opt-in: every tick_ms the app emits `tick` {"n": n} to every client of `/` and logs `tick n=…`,
+    # so a check can tell which emits reached a client (frozen-client); 0: no ticks.
+    tick_ms: int = 0
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
@@ -52,6 +55,8 @@ class ServerSettings:
                 raise ValueError(f"ServerSettings.{name} must be whole seconds >= 1 "
                                  f"(python-engineio advertises int(seconds)*1000), got {value!r}; "
                                  f"allow_subsecond_ping=True opts in to the trap")
+        if isinstance(self.tick_ms, bool) or not isinstance(self.tick_ms, int) or 0 < self.tick_ms < 50 or self.tick_ms < 0:
+            raise ValueError(f"ServerSettings.tick_ms must be 0 (no ticks) or whole milliseconds >= 50, got {self.tick_ms!r}")
 
     def for_port(self, port: int) -> "ServerSettings":
         """`{port}` in cors_origins is the port the server listens on (an origin naming the app itself)."""
@@ -97,6 +102,8 @@ def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
         env["SIOLAB_CORS_ORIGINS"] = settings.cors_origins
     if settings.allow_subsecond_ping:
         env["SIOLAB_ALLOW_SUBSECOND_PING"] = "1"
+    if settings.tick_ms:
+        env["SIOLAB_TICK_MS"] = str(settings.tick_ms)
     env.update(settings.extra_env)
     return env
 

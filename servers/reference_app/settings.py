@@ -61,6 +61,7 @@ class Settings:
     reconnection_delay_max_ms: int
     node_modules: Path
     message_queue: str | None = None   # redis://host:port/db: several instances share emits and broadcasts
+    tick_ms: int = 0    # > 0: emit `tick` {"n": n} to every client of `/` this often, and log `tick n=…`
 
     @property
     def client_bundle(self) -> Path:
@@ -163,6 +164,13 @@ def _message_queue(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _tick_ms(env: Mapping[str, str]) -> int:
+    value = _int(env, "SIOLAB_TICK_MS", 0, 0, "milliseconds")
+    if 0 < value < 50:
+        raise SettingsError("SIOLAB_TICK_MS", f"{value} is below 50 milliseconds (0 turns ticks off)")
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None,
              allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
     env = os.environ if env is None else env
@@ -179,6 +187,7 @@ def from_env(env: Mapping[str, str] | None = None,
         reconnection_delay_max_ms=_int(env, "SIOLAB_RECONNECTION_DELAY_MAX_MS", 5 * delay, delay, "milliseconds"),
         node_modules=_node_modules(env),
         message_queue=_message_queue(env),
+        tick_ms=_tick_ms(env),
     )
 
 
