@@ -276,3 +276,25 @@ def test_close_with_a_pending_long_poll_does_not_hang(driver, server, tmp_path):
         assert time.monotonic() - started < 10
     with pytest.raises(BrowserError):
         cell.evaluate("1")
+
+
+def test_a_frozen_page_sends_nothing_until_it_is_thawed(cell: BrowserCell, timeline):
+    """freeze(True) stops the page's scripts (Debugger.pause): the server's pings (every 1 s here) get no pong
+    while frozen; thawed, the page answers the queued ping and stays connected (ping timeout 5 s)."""
+    cell.goto("/?transports=websocket")
+    cell.wait_for_function("window.appSocket.connected", timeout_s=10)
+    cell.freeze(True)
+    # held past one ping interval, so a ping is waiting for the page (a test's hold, not a cell's step)
+    time.sleep(1.5)
+    cell.freeze(False)
+    frozen = next(e for e in timeline.events if e.kind == "client.frozen")
+    thawed = next(e for e in timeline.events if e.kind == "client.thawed")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not [e for e in _events(timeline, "ws.frame")
+                                               if e.data["dir"] == "sent" and e.data["payload"] == "3" and e.t > thawed.t]:
+        time.sleep(0.05)
+    sent = [e for e in _events(timeline, "ws.frame") if e.data["dir"] == "sent"]
+    assert not [e for e in sent if frozen.t <= e.t <= thawed.t], "the page spoke while frozen"
+    assert [e for e in sent if e.data["payload"] == "3" and e.t > thawed.t], "no pong after the thaw"
+    assert cell.evaluate("window.appSocket.connected") is True
+    assert not _events(timeline, "sio.disconnect")

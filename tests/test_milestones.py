@@ -173,3 +173,16 @@ def test_no_cell_starts_once_interrupted(monkeypatch, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         runner.run_plan(plan, jobs=1, progress=lambda s: None)
     assert started == [scenario.cells[0].id]
+
+
+def test_a_websocket_only_session_belongs_to_the_page_that_received_its_open_packet():
+    """On a busy machine the page's connect report (stamped with the page's clock) can precede the driver's
+    record of the page load: the open packet the page received says which page the session is on."""
+    url = "ws://x/socket.io/?EIO=4&transport=websocket"
+    events = [ev(5.80, "browser", "http.request", id="d", method="GET", path="/", document=True),
+              ev(5.78, "browser", "sio.connect", eio_sid=OLD, transport="websocket"),      # the page's clock, early
+              ev(5.92, "browser", "ws.open", url=url),
+              ev(5.93, "browser", "ws.frame", url=url, dir="received", payload='0{"sid":"%s","upgrades":[]}' % OLD)]
+    progress = Progress(transport="websocket")
+    assert not reached("steady", events[:2], progress)      # nothing yet ties the session to this page
+    assert reached("steady", events, progress)

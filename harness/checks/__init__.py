@@ -40,6 +40,6 @@ from . import held_requests, ping, plain_ws  # noqa: E402,F401
 from . import server_side  # noqa: E402,F401
 from . import handshake  # noqa: E402,F401
 from . import idle_timeout, load_balancing  # noqa: E402,F401
-from . import stall  # noqa: E402,F401
+from . import freeze, stall  # noqa: E402,F401
 from . import storm_waves  # noqa: E402,F401
 from . import packets  # noqa: E402,F401

@@ -7,6 +7,7 @@ browser or the Python client; never a witness, a probe or a storm).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,16 +48,30 @@ def _connects(v: CellView) -> list[Event]:
     """The client's connects, on the current page only: a session the page before it opened (a login
     page's, say) may still report its connect after the next load began, and is left behind with it.
     A session belongs to the page that sent its first request with the sid (the old page cannot send
-    one after the next load began)."""
+    one after the next load began), or, WebSocket-only, received its open packet: the page's own report
+    is stamped with the page's clock, which on a busy machine can run ahead of what the driver records."""
     connects = [e for e in v.of("sio.connect", src=CLIENT_SOURCES) if e.data.get("eio_sid")]
     start = _page_start(v)
     if start is None:
         return connects
     first_use: dict[str, float] = {}
-    for e in v.of("http.request", src="browser") + v.of("ws.open", src="browser"):
-        if e.data.get("sid"):
-            first_use[e.data["sid"]] = min(e.t, first_use.get(e.data["sid"], e.t))
+    for e in v.of("http.request", src="browser") + v.of("ws.open", src="browser") + v.of("ws.frame", src="browser"):
+        sid = e.data.get("sid") or _opened_sid(e)
+        if sid:
+            first_use[sid] = min(e.t, first_use.get(sid, e.t))
     return [e for e in connects if e.src != "browser" or first_use.get(e.data["eio_sid"], e.t) >= start]
+
+
+def _opened_sid(e: Event) -> str | None:
+    """The sid of an Engine.IO open packet (`0{"sid":…}`) the page received over a WebSocket."""
+    payload = str(e.data.get("payload") or "") if e.kind == "ws.frame" and e.data.get("dir") == "received" else ""
+    if not payload.startswith("0{"):
+        return None
+    try:
+        sid = json.loads(payload[1:]).get("sid")
+    except ValueError:
+        return None
+    return sid if isinstance(sid, str) else None
 
 
 def _current_sid(v: CellView) -> str | None:

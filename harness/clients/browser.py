@@ -328,6 +328,7 @@ class BrowserCell:
         self._recorder = _CellRecorder(timeline)
         self._context: BrowserContext | None = None
         self._page: Page | None = None
+        self._cdp = None          # a CDP session on the page, opened by the first freeze
         self._tracing = False
         self._closed = False
 
@@ -368,6 +369,35 @@ class BrowserCell:
         result = self._run(hook(self._page, self._context, self.base_url), timeout_s, "the set-up hook")
         self.timeline.record("harness", "hook", {"phase": "end"})
         return result
+
+    def freeze(self, frozen: bool, *, timeout_s: float = CALL_TIMEOUT_S) -> None:
+        """Stop the page's JavaScript (CDP `Debugger.pause`), or let it run again (`Debugger.resume`):
+        no timer, no network callback, no pong runs while the connections stay open, as in a debugger or
+        a hung main thread. Records `client.frozen` (src harness) once Chromium reports the pause, and
+        `client.thawed` just before asking it to resume: the page can do nothing before either, so
+        whatever the page records between them happened while it was frozen.
+
+        Not `Page.setWebLifecycleState`: Chromium freezes only a hidden page, and Playwright keeps every
+        page visible (its focus emulation counts as a capture); measured here, a "frozen" page's timers
+        and pongs went on."""
+        async def run() -> None:
+            if self._cdp is None:
+                self._cdp = await self._context.new_cdp_session(self._page)
+                await self._cdp.send("Debugger.enable")
+            done = asyncio.get_running_loop().create_future()
+            event = "Debugger.paused" if frozen else "Debugger.resumed"
+
+            def on_event(_params: Any) -> None:
+                if not done.done():
+                    done.set_result(None)
+            self._cdp.once(event, on_event)
+            await self._cdp.send("Debugger.pause" if frozen else "Debugger.resume")
+            await asyncio.wait_for(done, timeout_s)
+        if not frozen:
+            self.timeline.record("harness", "client.thawed", {"how": "Debugger.resume"})
+        self._run(run(), timeout_s, "pausing the page's scripts" if frozen else "resuming the page's scripts")
+        if frozen:
+            self.timeline.record("harness", "client.frozen", {"how": "Debugger.pause"})
 
     def close(self) -> None:
         """Stop tracing, close the context (the HAR is written then), scrub the artifacts."""

@@ -81,6 +81,11 @@ class CellClient:
         carry {n: i, pad: 'x' * size}. Records a `sio.burst` event (src: the client's) with how many the client
         library took (`emitted`), and whether it was connected and on which transport as the loop began."""
 
+    def freeze(self, frozen: bool) -> None:
+        """Stop the client's code while its connections stay open (True), or let it run again (False)."""
+        raise NotImplementedError(f"a {type(self).__name__} cannot be frozen: its client runs inside the harness's "
+                                  "own process, which a SIGSTOP would stop too")
+
 
 @client_kind("browser", "Chromium loading the page with socket.io-client")
 class BrowserClient(CellClient):
@@ -159,6 +164,9 @@ class BrowserClient(CellClient):
         elif action == "eval":
             result = self.page.evaluate(value)
             self.timeline.record("harness", "browser.eval", {"js": value, "result": result})
+
+    def freeze(self, frozen: bool) -> None:
+        self.page.freeze(frozen)
 
 
 @client_kind("python", "one python-socketio client")

@@ -20,7 +20,7 @@ APP_SETTING_VARS = (
     "SIOLAB_CORS_ORIGINS", "SIOLAB_SECRET_KEY", "SIOLAB_RECONNECTION_DELAY_MS",
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
     "SIOLAB_MESSAGE_QUEUE",
-    "SIOLAB_ALLOW_SUBSECOND_PING", "SIOLAB_MAX_DECODE_PACKETS",
+    "SIOLAB_ALLOW_SUBSECOND_PING", "SIOLAB_MAX_DECODE_PACKETS", "SIOLAB_TICK_MS",
 )
 
 
@@ -57,6 +57,9 @@ class ServerSettings:
     # python-engineio's packets per polling POST (engineio.payload.Payload.max_decode_packets,
     # 16 by default): None leaves the library's own default. The Node server has no such limit.
     max_decode_packets: int | None = _scenario(None, int)
+    # Opt-in: every tick_ms the app emits `tick` {"n": n} to every client of `/` and logs `tick n=…`,
+    # so a check can tell which emits reached a client (frozen-client); 0: no ticks.
+    tick_ms: int = _scenario(0, int)
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
@@ -71,6 +74,8 @@ class ServerSettings:
                 raise SettingError(name, f"must be whole seconds >= 1 (python-engineio advertises "
                                          f"int(seconds)*1000), got {value!r}; allow_subsecond_ping: true "
                                          f"opts in to the trap")
+        if isinstance(self.tick_ms, bool) or not isinstance(self.tick_ms, int) or self.tick_ms < 0 or 0 < self.tick_ms < 50:
+            raise SettingError("tick_ms", f"must be 0 (no ticks) or whole milliseconds >= 50, got {self.tick_ms!r}")
 
     @classmethod
     def scenario_keys(cls) -> dict[str, type | tuple[type, ...]]:
@@ -136,6 +141,8 @@ def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
         env["SIOLAB_ALLOW_SUBSECOND_PING"] = "1"
     if settings.max_decode_packets is not None:
         env["SIOLAB_MAX_DECODE_PACKETS"] = str(settings.max_decode_packets)
+    if settings.tick_ms:
+        env["SIOLAB_TICK_MS"] = str(settings.tick_ms)
     env.update(settings.extra_env)
     return env
 

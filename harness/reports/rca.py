@@ -24,8 +24,9 @@ DECISIVE_FIGURES = ("old_sid_failure", "stale_sid_400", "disconnect_reason", "ne
 TIMELINE_KINDS = ("fault", "server.up", "proc.exit", "proc.start", "proxy.reset", "toxic.add", "http.request",
                   "http.response", "http.failed", "ws.open", "ws.close", "ws.error", "sio.connect", "sio.disconnect",
                   "sio.connect_error", "sio.reconnect_attempt", "sio.upgrade", "singleton.reset", "singleton.create",
-                  "log", "console")
-SERVER_LOG_MARKS = ("Invalid session", "Session ID unknown", "refused", "Traceback", "CRITICAL", "ERROR", "bad setting")
+                  "log", "console", "client.frozen", "client.thawed")
+SERVER_LOG_MARKS = ("Invalid session", "Session ID unknown", "refused", "Traceback", "CRITICAL", "ERROR", "bad setting",
+                    "reason=ping timeout")
 TIMELINE_LIMIT = 40
 VARIANT_ORDER = ("naive", "fixed", "backoff")
 

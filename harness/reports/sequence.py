@@ -86,6 +86,9 @@ def messages(c: CellReport) -> list[Message]:
             out.append(Message(t, "client", "client", "note", f"connect_error: {str(d.get('message'))[:50]}"))
         elif e.kind == "sio.reconnect_attempt":
             out.append(Message(t, "client", "client", "note", f"reconnect attempt {d.get('attempt')}"))
+        elif e.kind in ("client.frozen", "client.thawed"):
+            out.append(Message(t, "client", "client", "note",
+                               "scripts paused" if e.kind == "client.frozen" else "scripts resumed"))
         elif e.kind == "singleton.reset":
             out.append(Message(t, "client", "client", "note", f"getAppSocket() reset: {d.get('reason')}"))
     deduped = [m for i, m in enumerate(out) if i == 0 or (m.style, m.frm, m.text) != (out[i - 1].style, out[i - 1].frm, out[i - 1].text)]

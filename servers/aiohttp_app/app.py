@@ -62,6 +62,15 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
     sessions = CookieSession(settings.secret_key)
     templates = jinja_environment()
     jobs = BackupJobs()
+    ticking = []    # the tick task (SIOLAB_TICK_MS), started by the first connect
+
+    async def tick_forever() -> None:
+        n = 0
+        while True:
+            await sio.sleep(settings.tick_ms / 1000)
+            n += 1
+            await sio.emit("tick", {"n": n})
+            log.info("tick n=%d", n)
 
     def eio_sid(sid: str, namespace: str) -> str | None:
         try:
@@ -147,6 +156,8 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
         user = sessions.user_from_environ(environ)
         log.info("connect sid=%s eio_sid=%s namespace=/ user=%s", sid, eio_sid(sid, "/"), user)
         await sio.emit("hello", {"user": user}, to=sid)
+        if settings.tick_ms and not ticking:
+            ticking.append(sio.start_background_task(tick_forever))
 
     @sio.on("disconnect")
     async def on_disconnect(sid, reason=None):
@@ -178,9 +189,9 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
         session = await sio.get_session(sid, namespace="/chat")
         await sio.emit("message", {"user": session.get("user"), "text": text}, to=CHAT_ROOM, namespace="/chat")
 
-    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s",
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s tick_ms=%s",
              sio.async_mode, settings.ping_interval, settings.ping_timeout,
-             settings.max_http_buffer_size, settings.cors_origins or "same-origin")
+             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.tick_ms)
     if not settings.client_bundle.is_file():
         log.warning("%s is missing: pages will not load socket.io-client (run npm install)", settings.client_bundle)
     return app, sio

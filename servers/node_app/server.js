@@ -8,7 +8,8 @@
 //
 // - Same settings (SIOLAB_* environment, checked at start): a bad value prints one line,
 //   `siolab: bad setting VARIABLE: problem`, on stderr and exits 3, like the Python apps.
-//   SIOLAB_ALLOW_EIO3=1 accepts Engine.IO 3 clients (socket.io-client 2.x).
+//   SIOLAB_ALLOW_EIO3=1 accepts Engine.IO 3 clients (socket.io-client 2.x); SIOLAB_TICK_MS
+//   emits a numbered `tick` to every client of `/` that often, each logged.
 // - Same routes: /login?user=&next=, /logout, /, /admin, /api/backup, /vendor/socket.io.min.js,
 //   /static/*, /__siolab/info (async_mode "node").
 // - The pages are servers/reference_app/templates rendered by a tiny renderer of the Jinja
@@ -115,7 +116,11 @@ function loadSettings(env) {
     reconnectionDelayMaxMs: intSetting(env, "SIOLAB_RECONNECTION_DELAY_MAX_MS", 5 * delay, delay, "milliseconds"),
     nodeModules: path.join(REPO_ROOT, "node_modules"),
     allowEIO3: false,
+    tickMs: intSetting(env, "SIOLAB_TICK_MS", 0, 0, "milliseconds"),
   };
+  if (settings.tickMs > 0 && settings.tickMs < 50) {
+    throw new SettingsError("SIOLAB_TICK_MS", `${settings.tickMs} is below 50 milliseconds (0 turns ticks off)`);
+  }
 
   const cors = (env.SIOLAB_CORS_ORIGINS || "").trim();
   if (cors === "*") {
@@ -528,6 +533,17 @@ function createApp(settings, templates) {
 
   const userOf = (socket) => sessions.userFromCookieHeader(socket.request.headers.cookie);
 
+  // SIOLAB_TICK_MS: `tick` {n} to every client of `/`, from the first connect on, each logged.
+  let ticking = null;
+  const startTicking = () => {
+    let n = 0;
+    ticking = setInterval(() => {
+      n += 1;
+      io.emit("tick", { n });
+      log("INFO", `tick n=${n}`);
+    }, settings.tickMs);
+  };
+
   io.on("connection", (socket) => {
     const user = userOf(socket);
     log("INFO", `connect sid=${socket.id} eio_sid=${socket.conn.id} namespace=/ user=${user ?? "None"}`);
@@ -535,6 +551,7 @@ function createApp(settings, templates) {
     socket.on("disconnect", (reason) => log("INFO", `disconnect sid=${socket.id} namespace=/ reason=${reason}`));
     // One line per event received: the lab counts what arrived against what the client sent.
     socket.on("tally", (data) => log("INFO", `tally sid=${socket.id} n=${data && typeof data === "object" ? data.n : data}`));
+    if (settings.tickMs > 0 && ticking === null) startTicking();
   });
 
   const chat = io.of("/chat");
@@ -575,7 +592,7 @@ function main() {
     const addr = server.address();
     log("INFO", `app ready async_mode=node ping_interval=${settings.pingInterval}s ping_timeout=${settings.pingTimeout}s ` +
       `max_http_buffer_size=${settings.maxHttpBufferSize} cors=${settings.corsOrigins || "off"} ` +
-      `allow_eio3=${settings.allowEIO3} socket.io=${versions.socketio} engine.io=${versions.engineio} node=${versions.node}`);
+      `allow_eio3=${settings.allowEIO3} tick_ms=${settings.tickMs} socket.io=${versions.socketio} engine.io=${versions.engineio} node=${versions.node}`);
     log("INFO", `listening on http://${addr.address}:${addr.port}`);
     if (!fs.existsSync(path.join(settings.nodeModules, CLIENT_DIST, "socket.io.min.js"))) {
       log("WARNING", `${path.join(settings.nodeModules, CLIENT_DIST, "socket.io.min.js")} is missing: ` +

@@ -7,6 +7,8 @@
   returning False: a CONNECT_ERROR packet, not an HTTP error).
 - A `broadcast` event goes back to every client of `/` (of every instance, with a message queue).
 - The admin page's backup is REST plus polling; Socket.IO plays no part in it.
+- With SIOLAB_TICK_MS, every client of `/` gets `tick` {"n": n} that often, from the first connect
+  on, each logged `tick n=…`: which emits reached a client is then countable.
 
 `async_mode` always comes from SIOLAB_ASYNC_MODE: auto-detection would pick eventlet
 whenever it is installed, under every server. Only SIOLAB_ASYNC_MODE=auto (the trap
@@ -72,6 +74,15 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
         message_queue=settings.message_queue,
     )
     jobs = BackupJobs()
+    ticking = []    # the tick task, once started (the first connect starts it: a reloader's parent never ticks)
+
+    def tick_forever() -> None:
+        n = 0
+        while True:
+            socketio.sleep(settings.tick_ms / 1000)
+            n += 1
+            socketio.emit("tick", {"n": n})
+            log.info("tick n=%d", n)
 
     def eio_sid(sid: str, namespace: str) -> str | None:
         # The Engine.IO sid is what a later "Invalid session <sid>" names.
@@ -156,6 +167,8 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
         user = session.get("user")
         log.info("connect sid=%s eio_sid=%s namespace=/ user=%s", request.sid, eio_sid(request.sid, "/"), user)
         emit("hello", {"user": user, "boot": BOOT_ID})   # which process (instance, worker) answered
+        if settings.tick_ms and not ticking:
+            ticking.append(socketio.start_background_task(tick_forever))
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
@@ -196,9 +209,10 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     if settings.async_mode == AUTO_ASYNC_MODE:
         log.warning("async_mode auto-detected: %s (SIOLAB_ASYNC_MODE=auto, no async_mode passed)",
                     socketio.async_mode)
-    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s mq=%s",
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s mq=%s tick_ms=%s",
              socketio.async_mode, settings.ping_interval, settings.ping_timeout,
-             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.message_queue or "none")
+             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.message_queue or "none",
+             settings.tick_ms)
     if not settings.client_bundle.is_file():
         log.warning("%s is missing: pages will not load socket.io-client (run npm install)",
                     settings.client_bundle)

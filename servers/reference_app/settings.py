@@ -62,6 +62,7 @@ class Settings:
     node_modules: Path
     message_queue: str | None = None   # redis://host:port/db: several instances share emits and broadcasts
     max_decode_packets: int | None = None   # python-engineio's packets per polling POST; None: its default (16)
+    tick_ms: int = 0    # > 0: emit `tick` {"n": n} to every client of `/` this often, and log `tick n=…`
 
     @property
     def client_bundle(self) -> Path:
@@ -164,6 +165,13 @@ def _message_queue(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _tick_ms(env: Mapping[str, str]) -> int:
+    value = _int(env, "SIOLAB_TICK_MS", 0, 0, "milliseconds")
+    if 0 < value < 50:
+        raise SettingsError("SIOLAB_TICK_MS", f"{value} is below 50 milliseconds (0 turns ticks off)")
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None,
              allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
     env = os.environ if env is None else env
@@ -181,6 +189,7 @@ def from_env(env: Mapping[str, str] | None = None,
         node_modules=_node_modules(env),
         message_queue=_message_queue(env),
         max_decode_packets=_int(env, "SIOLAB_MAX_DECODE_PACKETS", 0, 1, "packets") or None,
+        tick_ms=_tick_ms(env),
     )
 
 

@@ -115,6 +115,8 @@
 
     socket.on("hello", function (data) { showMessage("hello " + JSON.stringify(data)); });
     socket.on("message", function (data) { showMessage("message " + JSON.stringify(data)); });
+    // The server's numbered heartbeat (SIOLAB_TICK_MS): which of its emits reached the page.
+    socket.on("tick", function (data) { report("sio.event", { event: "tick", n: data && data.n, namespace: namespace }); });
   }
 
   function getAppSocket() {

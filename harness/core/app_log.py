@@ -1,0 +1,10 @@
+"""What the lab's own apps (reference Flask-SocketIO, aiohttp, Node) log about a session, one line each:
+the words a check reads in the server's `log` events, and a fault may wait on."""
+from __future__ import annotations
+
+import re
+
+# both ends of a root-namespace session, and the opt-in heartbeat (`tick_ms`) every client of `/` gets
+CONNECT = re.compile(r"\bconnect sid=(?P<sid>\S+) eio_sid=(?P<eio>\S+) namespace=/ ")
+DISCONNECT = re.compile(r"\bdisconnect sid=(?P<sid>\S+) namespace=/ reason=(?P<reason>.+?)\s*$")
+TICK = re.compile(r"\btick n=(?P<n>\d+)\b")
