@@ -407,3 +407,74 @@ def test_the_sid_sequence_counts_only_what_this_client_was_issued():
     assert sequence("qrstuvwxyzABCDEFAAAB") == "restarted"                       # 5 → 1
     assert sequence("qrstuvwxyzABCDEFAAAJ") is None                              # 5 → 9: four taken by others
     assert sequence("qrstuvwxyzABCDEFAAAH", failed_handshakes=1) == "continued"  # 5 → 7: one answer was lost
+
+
+def _polling(sid: str, t: float, rid: str, outcomes: list[tuple[float, int | str]]) -> list[tuple]:
+    """A polling session as a HAR shows it: its handshake at `t`, then one request per (time, status or error)."""
+    base = "http://127.0.0.1:5/socket.io/?EIO=4&transport=polling"
+    events = [(t, "http.request", {"id": f"{rid}h", "url": base}),
+              (t + 0.01, "http.response", {"id": f"{rid}h", "url": base, "status": 200,
+                                           "body": f'0{{"sid":"{sid}","pingInterval":5000,"pingTimeout":5000}}'})]
+    for i, (at, outcome) in enumerate(outcomes):
+        url, rq = f"{base}&sid={sid}", f"{rid}{i}"
+        events.append((at - 0.005, "http.request", {"id": rq, "method": "GET", "url": url, "sid": sid}))
+        if isinstance(outcome, int):
+            body = f'"Invalid session {sid}"' if outcome == 400 else "2"
+            events.append((at, "http.response", {"id": rq, "url": url, "sid": sid, "status": outcome, "body": body}))
+        else:
+            events.append((at, "http.failed", {"id": rq, "url": url, "sid": sid, "error": outcome}))
+    return events
+
+
+def _statuses(events) -> dict[str, str]:
+    from harness.diagnose.fingerprints import match_all
+    from harness.diagnose.fingerprints.view import CaptureView
+    from harness.core.timeline import Event
+
+    view = CaptureView([Event(t, "browser", kind, data) for t, kind, data in events])
+    return {r.cause.id: r.status for r in match_all(view)}
+
+
+def test_refusals_two_restarts_apart_are_several_workers_not_a_restart():
+    """Each sid refused right after it worked, twice, nothing failing and no sequence over: a restart would be
+    needed for each; two processes need none."""
+    found = _statuses(_polling("abcdefghijklmnopAAAB", 0.0, "a", [(0.1, 200), (0.2, 400)])
+                      + _polling("qrstuvwxyzABCDEFAAAD", 0.5, "b", [(0.6, 200), (0.7, 400)]))
+    assert found["no-sticky-sessions"] == "likely" and found["server-restart"] == "possible"
+
+
+def test_a_sid_answered_again_after_its_refusal_rules_out_a_restart():
+    found = _statuses(_polling("abcdefghijklmnopAAAB", 0.0, "a", [(0.1, 400), (0.2, 200)]))
+    assert found["no-sticky-sessions"] == "likely" and found["server-restart"] == "ruled out"
+
+
+def test_one_refusal_and_nothing_else_is_only_possible_either_way():
+    """One refused sid, a next sid from another sequence: a restart or another worker; neither is sure."""
+    found = _statuses(_polling("abcdefghijklmnopAAAF", 0.0, "a", [(0.1, 200), (0.2, 400)])
+                      + _polling("qrstuvwxyzABCDEFAAAB", 0.5, "b", [(0.6, 200)]))
+    assert found["no-sticky-sessions"] == "possible" and found["server-restart"] == "likely"   # the sequence began anew
+    found = _statuses(_polling("abcdefghijklmnopAAAF", 0.0, "a", [(0.1, 200), (0.2, 400)]))
+    assert found["no-sticky-sessions"] == "possible" and found["server-restart"] == "possible"
+
+
+def test_a_refusal_after_a_network_failure_stays_a_restart():
+    found = _statuses(_polling("abcdefghijklmnopAAAF", 0.0, "a", [(0.1, 200), (0.2, "net::ERR_CONNECTION_RESET"),
+                                                                   (0.3, 400)])
+                      + _polling("qrstuvwxyzABCDEFAAAB", 0.5, "b", [(0.6, 200)]))
+    assert found["server-restart"] == "likely" and found["no-sticky-sessions"] == "ruled out"
+
+
+def test_sids_of_two_live_sequences():
+    """5, then 1 (another sequence), then 6: only the first sequence accounts for it, so both were alive."""
+    from harness.core.timeline import Event
+    from harness.diagnose.fingerprints.evidence import live_sequences
+    from harness.diagnose.fingerprints.view import CaptureView
+
+    def view(*sids):
+        events = [e for i, sid in enumerate(sids) for e in _polling(sid, i * 0.5, f"s{i}", [(i * 0.5 + 0.1, 200)])]
+        return CaptureView([Event(t, "browser", kind, data) for t, kind, data in events])
+
+    assert live_sequences(view("abcdefghijklmnopAAAF", "qrstuvwxyzABCDEFAAAB", "ghijklmnopqrstuvAAAG")) is not None
+    assert live_sequences(view("abcdefghijklmnopAAAF", "qrstuvwxyzABCDEFAAAB", "ghijklmnopqrstuvAAAC")) is None  # a restart
+    assert live_sequences(view("abcdefghijklmnopAAAF", "qrstuvwxyzABCDEFAAAG", "ghijklmnopqrstuvAAAH")) is None  # one process
+
