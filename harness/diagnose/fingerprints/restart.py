@@ -4,7 +4,7 @@ sid from a fresh sequence. Catalogue: stale-sid-after-restart."""
 from __future__ import annotations
 
 from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
-from .evidence import live_sequences, logged_starts, lost_session, mode_from_server, refusals, restarts_needed, sid_sequence
+from .evidence import live_sequences, log_without_start, logged_starts, lost_session, mode_from_server, refusals, restarts_needed, sid_sequence
 from .view import CaptureView, is_stale_answer
 
 
@@ -43,6 +43,11 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
                        "a new server process issued it")
     if logged:
         reasons.append("the server log shows a start between the last answer to the old sid and the reconnect")
+    until = later[0].first_t if later else f.t
+    if log_without_start(view, f.session.last_alive, until):
+        return Result(cause, RULED_OUT, f"the server log runs from before session {f.session.sid}'s last answer "
+                      f"({f.session.last_alive:.3f} s) to after {'the next handshake' if later else 'its end'} "
+                      f"({until:.3f} s) and shows no start of the server in between", evidence, replay)
     found = refusals(view)
     again = next((r for r in found if r.answered_again is not None), None)
     if again is not None:
