@@ -64,19 +64,20 @@ def silent_too_long(view: CaptureView, f: FailurePoint) -> bool:
     return gap >= (limit * 0.9 if f.exact else limit)
 
 
-def logged_starts(view: CaptureView, after: float, before: float | None) -> list[Event]:
+def logged_starts(view: CaptureView, session: Session, after: float, before: float | None) -> list[Event]:
     """Server log lines of a (re)start between two moments, a second's slack either side (logs stamp
-    whole seconds at best): a process that began serving. An exit alone is a shutdown (the end of a
-    capture), not a restart."""
+    whole seconds at best), and after `session` was issued: a process newer than the session. An exit
+    alone is a shutdown (the end of a capture), not a restart."""
     return [e for e in view.events if e.src == "server" and e.kind == "proc.start" and e.t >= after - 1.0
-            and (before is None or e.t <= before + 1.0)]
+            and e.t > session.first_t and (before is None or e.t <= before + 1.0)]
 
 
-def log_without_start(view: CaptureView, after: float, before: float) -> bool:
+def log_without_start(view: CaptureView, session: Session, after: float, before: float) -> bool:
     """A server log has lines from before `after` and after `before`, and no start in between: the
     process it logs did not restart then."""
     lines = [e.t for e in view.events if e.src == "server"]
-    return bool(lines) and min(lines) <= after and max(lines) >= before and not logged_starts(view, after, before)
+    return bool(lines) and min(lines) <= after and max(lines) >= before \
+        and not logged_starts(view, session, after, before)
 
 
 @dataclass

@@ -43,7 +43,7 @@ def connection_reset(view: CaptureView, cause: Cause) -> Result:
     # A WebSocket error may be the page's own doing ("closed before the connection is established"): only a
     # reset error, or a session that simply went away, counts as a reset for sure.
     cut = any(mark in error for mark in RESET_ERRORS) or f.kind == "replaced"
-    if cut and later and log_without_start(view, f.session.last_alive, later[0].first_t):
+    if cut and later and log_without_start(view, f.session, f.session.last_alive, later[0].first_t):
         return Result(cause, LIKELY, f"session {f.session.sid} ended at {f.t:.3f} s ({f.kind}"
                       + (f": {error}" if error else "") + "); nothing answered `Invalid session` and the server log "
                       "shows no start of the server between its last answer and the next handshake", evidence, replay)

@@ -23,7 +23,7 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
     f, later = lost
     stale = [out for _, out in f.session.exchanges if out is not None and is_stale_answer(out) and out.t >= f.t - 0.005]
     sequence = sid_sequence(view, f.session, later)
-    logged = logged_starts(view, f.session.last_alive, later[0].first_t if later else None)
+    logged = logged_starts(view, f.session, f.session.last_alive, later[0].first_t if later else None)
     evidence = [f.event] + stale[:2] + ([later[0].exchanges[0][0]] if later and later[0].exchanges else []) + logged[:2]
     replay = {"client": "browser", "transport": "polling" if f.session.transport == "polling" else "default"}
     mode = mode_from_server(view.server_header)
@@ -44,7 +44,7 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
     if logged:
         reasons.append("the server log shows a start between the last answer to the old sid and the reconnect")
     until = later[0].first_t if later else f.t
-    if log_without_start(view, f.session.last_alive, until):
+    if log_without_start(view, f.session, f.session.last_alive, until):
         return Result(cause, RULED_OUT, f"the server log runs from before session {f.session.sid}'s last answer "
                       f"({f.session.last_alive:.3f} s) to after {'the next handshake' if later else 'its end'} "
                       f"({until:.3f} s) and shows no start of the server in between", evidence, replay)

@@ -34,7 +34,7 @@ def no_sticky(view: CaptureView, cause: Cause) -> Result:
                       f"for; {n} sid{'s' if n != 1 else ''} answered `Invalid session`",
                       [found[0].answer], replay)
     died = [r.network_failure for r in found if r.network_failure is not None]
-    started = [e for r in found for e in logged_starts(view, r.since, r.t)]
+    started = [e for r in found for e in logged_starts(view, r.session, r.since, r.t)]
     if died or started:
         what = (f"a request of sid {found[0].session.sid} failed first ({died[0].data.get('error') or died[0].kind})"
                 if died else "the server log shows a start before the refusal")
