@@ -8,6 +8,8 @@ from .view import CaptureView, FailurePoint, Session, is_aborted, is_stale_answe
 
 RESET_ERRORS = ("ERR_CONNECTION_RESET", "ERR_EMPTY_RESPONSE", "NS_ERROR_NET_RESET", "NS_ERROR_NET_INTERRUPT",
                 "ERR_CONNECTION_CLOSED", "ConnectionResetError", "RemoteDisconnected")
+# The servers' refusal of an unknown namespace: Node's {"message":"Invalid namespace"}, python-socketio's bare string.
+UNKNOWN_NAMESPACE = ("Invalid namespace", '"Unable to connect"')
 
 
 def lost_session(view: CaptureView) -> tuple[FailurePoint, list[Session]] | None:
