@@ -6,7 +6,7 @@ from __future__ import annotations
 from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
 from urllib.parse import urlsplit
 
-from .evidence import mode_from_server
+from .evidence import UNKNOWN_NAMESPACE, mode_from_server
 from .view import CaptureView
 
 
@@ -48,6 +48,13 @@ def connect_refused(view: CaptureView, cause: Cause) -> Result:
         if answers:
             return Result(cause, RULED_OUT, f"no CONNECT_ERROR packet in {len(answers)} Socket.IO answers and frames")
         return Result(cause, NO_EVIDENCE, "the capture holds no Socket.IO answer")
+    unknown = [e for e in carriers if any(m in str(e.data.get("body") or e.data.get("payload")) for m in UNKNOWN_NAMESPACE)]
+    if unknown and len(unknown) == len(carriers):
+        # A connect handler's `return False` says "Connection rejected by server"; these are the servers'
+        # answers to a namespace they do not have (the `wrong-path` cause).
+        text = str(unknown[0].data.get("body") or unknown[0].data.get("payload"))[:80]
+        return Result(cause, RULED_OUT, f"every CONNECT_ERROR is the server's answer to an unknown namespace ({text!r}), "
+                      "not a connect handler's refusal", unknown[:1])
     first = (refusals or carriers)[0]
     if connects and connects[0].t < first.t:
         return Result(cause, POSSIBLE, "the namespace connected first and was refused only later (see the "

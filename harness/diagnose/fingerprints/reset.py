@@ -4,7 +4,7 @@ the same server's sequence. Catalogue: middlebox-reset."""
 from __future__ import annotations
 
 from . import LIKELY, POSSIBLE, RULED_OUT, Cause, Result, fingerprint, nothing_lost
-from .evidence import RESET_ERRORS, lost_session, mode_from_server, sid_sequence, silence, silent_too_long
+from .evidence import RESET_ERRORS, log_without_start, lost_session, mode_from_server, sid_sequence, silence, silent_too_long
 from .view import CaptureView, is_stale_answer
 
 
@@ -40,6 +40,13 @@ def connection_reset(view: CaptureView, cause: Cause) -> Result:
                       + (f": {error}" if error else "") + f"); the next sid continues the same server's sequence "
                       f"({f.session.counter} → {later[0].counter}) and nothing answered `Invalid session`",
                       evidence, replay)
+    # A WebSocket error may be the page's own doing ("closed before the connection is established"): only a
+    # reset error, or a session that simply went away, counts as a reset for sure.
+    cut = any(mark in error for mark in RESET_ERRORS) or f.kind == "replaced"
+    if cut and later and log_without_start(view, f.session, f.session.last_alive, later[0].first_t):
+        return Result(cause, LIKELY, f"session {f.session.sid} ended at {f.t:.3f} s ({f.kind}"
+                      + (f": {error}" if error else "") + "); nothing answered `Invalid session` and the server log "
+                      "shows no start of the server between its last answer and the next handshake", evidence, replay)
     return Result(cause, POSSIBLE, f"session {f.session.sid} ended at {f.t:.3f} s ({f.kind}"
                   + (f": {error}" if error else "") + ") without `Invalid session`; the capture cannot tell whether "
                   "the server restarted", evidence, replay)

@@ -4,7 +4,7 @@ sid from a fresh sequence. Catalogue: stale-sid-after-restart."""
 from __future__ import annotations
 
 from . import LIKELY, NO_EVIDENCE, POSSIBLE, RULED_OUT, Cause, Result, fingerprint
-from .evidence import lost_session, mode_from_server, restart_lines, sid_sequence
+from .evidence import live_sequences, log_without_start, logged_starts, lost_session, mode_from_server, refusals, restarts_needed, sid_sequence
 from .view import CaptureView, is_stale_answer
 
 
@@ -23,7 +23,7 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
     f, later = lost
     stale = [out for _, out in f.session.exchanges if out is not None and is_stale_answer(out) and out.t >= f.t - 0.005]
     sequence = sid_sequence(view, f.session, later)
-    logged = restart_lines(view, f.session.last_alive, later[0].first_t if later else None)
+    logged = logged_starts(view, f.session, f.session.last_alive, later[0].first_t if later else None)
     evidence = [f.event] + stale[:2] + ([later[0].exchanges[0][0]] if later and later[0].exchanges else []) + logged[:2]
     replay = {"client": "browser", "transport": "polling" if f.session.transport == "polling" else "default"}
     mode = mode_from_server(view.server_header)
@@ -43,6 +43,28 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
                        "a new server process issued it")
     if logged:
         reasons.append("the server log shows a start between the last answer to the old sid and the reconnect")
+    until = later[0].first_t if later else f.t
+    if log_without_start(view, f.session, f.session.last_alive, until):
+        return Result(cause, RULED_OUT, f"the server log runs from before session {f.session.sid}'s last answer "
+                      f"({f.session.last_alive:.3f} s) to after {'the next handshake' if later else 'its end'} "
+                      f"({until:.3f} s) and shows no start of the server in between", evidence, replay)
+    found = refusals(view)
+    again = next((r for r in found if r.answered_again is not None), None)
+    if again is not None:
+        return Result(cause, RULED_OUT, f"sid {again.session.sid} was answered `Invalid session`, then answered "
+                      f"normally at {again.answered_again.t:.3f} s: a process still knew it, which a restart never "
+                      "leaves", [again.answer, again.answered_again], replay)
+    two = live_sequences(view)
+    if sequence == "restarted" and two is not None:
+        reasons = [r for r in reasons if "sequence over" not in r]
+        sequence = None     # another live process's sequence, not necessarily a new one
+    died = [r for r in found if r.network_failure is not None]
+    needed = restarts_needed(found)
+    if stale and not logged and not died and (two is not None or needed >= 2):
+        why = (f"sids from two server sequences at once ({two[0].counter}, {two[1].counter}, then {two[2].counter})"
+               if two is not None else f"the {len(found)} refused sids would need {needed} restarts")
+        return Result(cause, POSSIBLE, f"{'; '.join(reasons)}; but {why}, and no request failed nor is a start in the "
+                      "server log: several processes explain it better", evidence, replay)
     if sequence == "continued":
         if not stale:
             return Result(cause, RULED_OUT, f"the session ended ({f.kind}), but the next sid continues the same server's "
@@ -51,6 +73,10 @@ def server_restart(view: CaptureView, cause: Cause) -> Result:
         return Result(cause, POSSIBLE, "; ".join(reasons) + f", yet the next sid continues the same server's sequence "
                       f"({f.session.counter} → {later[0].counter}): the same process dropped the session (its own "
                       "ping timeout?) rather than a new one", evidence, replay)
+    if stale and f.kind == "stale answer" and sequence != "restarted" and not logged:
+        # Only the refusal itself: no failed request, no new sequence, no start in the log.
+        return Result(cause, POSSIBLE, f"session {f.session.sid} ended at {f.t:.3f} s; " + "; ".join(reasons)
+                      + ", and nothing else in the capture shows a process that ended or began", evidence, replay)
     if reasons:
         return Result(cause, LIKELY, f"session {f.session.sid} ended at {f.t:.3f} s ({f.kind}"
                       + (f": {error}" if error else "") + "); " + "; ".join(reasons), evidence, replay)

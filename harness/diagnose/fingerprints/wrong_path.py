@@ -6,10 +6,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
+from .evidence import UNKNOWN_NAMESPACE
 from .view import CaptureView
 
-# The servers' refusal of an unknown namespace: Node's {"message":"Invalid namespace"}, python-socketio's bare string.
-UNKNOWN_NAMESPACE = ("Invalid namespace", '"Unable to connect"')
 DEFAULT_PATH = "/socket.io/"
 
 
