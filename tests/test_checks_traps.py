@@ -84,3 +84,28 @@ def test_held_requests_figures():
     assert f["held_posts"].value == 3
     assert f["health_check"].value == "requests.ReadTimeout (ReadTimeout)"
     assert f["server_alive_at_health"].value is True
+
+
+def _idle_ping_timeline(src: str, drop_at: float):
+    """A session on 0.3 s / 0.3 s: pings at 1.0 and 1.3, then the client drops."""
+    url = "ws://x/socket.io/?EIO=4&transport=websocket&sid=S1"
+    events = [
+        ev(0.0, "server", "log", line="app ready async_mode=node ping_interval=0.3s ping_timeout=0.3s"),
+        ev(0.9, src, "http.response", id="1", status=200, body='0{"sid":"S1","pingInterval":300,"pingTimeout":300}'),
+        ev(0.95, src, "sio.connect", eio_sid="S1", transport="polling"),
+        ev(1.0, src, "ws.frame", url=url, dir="received", payload="2"),
+        ev(1.3, src, "ws.frame", url=url, dir="received", payload="2"),
+        ev(drop_at, src, "sio.disconnect", reason="ping timeout"),
+    ]
+    return sorted(events, key=lambda e: e.t)
+
+
+def test_a_drop_after_a_late_ping_is_not_the_settings():
+    """trap 12's baseline: the Node server advertises the right values; a browser that drops 0.6 s after
+    the last ping (its timer: interval + timeout) dropped because the next ping was late (a busy machine),
+    not on a server keeping its schedule. A client that gives up 0.3 s after a ping (python-engineio
+    advertising pingInterval 0) does."""
+    assert measure(_idle_ping_timeline("browser", 1.9))["punctual_drops"].value == 0
+    assert measure(_idle_ping_timeline("browser", 1.6))["punctual_drops"].value == 1
+    # python-socketio's WebSocket frames are not recorded: no figure rather than a guess.
+    assert measure(_idle_ping_timeline("pyclient", 1.6))["punctual_drops"].value is None

@@ -3,8 +3,11 @@ healthy client stays (trap 12: python-engineio advertises int(seconds)*1000 as p
 from __future__ import annotations
 
 import json
+import re
 
 from . import Finding, metric
+from ..core.protocol import split_payload
+from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
 
 
@@ -53,3 +56,52 @@ def first_drop_after_s(v: CellView) -> Finding:
     if not ds or not connects:
         return Finding(None)
     return Finding(round(ds[0].t - connects[0].t, 3), [connects[0], ds[0]])
+
+
+def _configured_ping(v: CellView) -> tuple[float, float] | None:
+    """The ping interval and timeout the server was started with, from its own "app ready" line (seconds)."""
+    for e in v.of("log", src="server"):
+        m = re.search(r"app ready .*\bping_interval=([0-9.]+)s ping_timeout=([0-9.]+)s", str(e.data.get("line", "")))
+        if m:
+            return float(m.group(1)), float(m.group(2))
+    return None
+
+
+def _pings_received(v: CellView) -> list[Event]:
+    """Every event that (re)armed the client's ping timer: a ping (`2`) or an open packet, in a received
+    WebSocket frame or a polling answer."""
+    out = []
+    for e in v.events:
+        if e.src not in CLIENT_SOURCES:
+            continue
+        if e.kind == "ws.frame" and e.data.get("dir") == "received":
+            packets = [str(e.data.get("payload") or "")]
+        elif e.kind == "http.response" and e.data.get("status") == 200:
+            packets = split_payload(str(e.data.get("body") or ""))
+        else:
+            continue
+        if any(p == "2" or p.startswith("0{") for p in packets):
+            out.append(e)
+    return out
+
+
+@metric("punctual_drops", "the client's drops that came before the server could be called late: less than its "
+                          "configured ping interval + half its ping timeout after what last armed the client's ping "
+                          "timer (a drop later than that follows a late ping: a busy machine, not the settings); "
+                          "None when the client records no pings (python-socketio over WebSocket)")
+def punctual_drops(v: CellView) -> Finding:
+    if v.client_src != "browser":
+        return Finding(None, note="python-socketio's WebSocket frames are not recorded: its pings are not seen")
+    configured, pings = _configured_ping(v), _pings_received(v)
+    if configured is None or not pings:
+        return Finding(None)
+    interval, timeout = configured
+    # The next ping is due `interval` after the last; half the timeout on top is lateness no schedule excuses,
+    # and margin enough for the page's and the network's clocks, which differ by tens of milliseconds.
+    bound = interval + timeout / 2
+    punctual = []
+    for d in v.drops():
+        before = [p for p in pings if p.t <= d.t]      # what last armed the client's timer
+        if before and d.t - before[-1].t < bound:
+            punctual += [before[-1], d]
+    return Finding(len(punctual) // 2, punctual, note=f"a drop within {bound:g} s of the last ping counts")
