@@ -80,6 +80,7 @@ class CellClient:
         """`count` emits of `event` in one loop (the `client-emit` fault); one emit carries 'x' * size, several
         carry {n: i, pad: 'x' * size}. Records a `sio.burst` event (src: the client's) with how many the client
         library took (`emitted`), and whether it was connected and on which transport as the loop began."""
+        raise NotImplementedError(f"a {type(self).__name__} does not emit bursts (the client-emit and offline-emit faults)")
 
     def freeze(self, frozen: bool) -> None:
         """Stop the client's code while its connections stay open (True), or let it run again (False)."""
