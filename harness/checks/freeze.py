@@ -101,21 +101,23 @@ def ticks_while_frozen(v: CellView) -> Finding:
     return Finding(None) if emitted is None else Finding(len(emitted), [e for e, _ in emitted[:3]])
 
 
-@metric("ticks_lost", "of ticks_while_frozen, those the client never received (not even once it woke)")
-def ticks_lost(v: CellView) -> Finding:
+def _tick_fates(v: CellView):
+    """The ticks emitted while the client was frozen, split: (never received, received once it woke); None
+    when no tick was measured."""
     emitted = _ticks_emitted_while_frozen(v)
     if emitted is None:
-        return Finding(None)
+        return None
     got = _ticks_received(v)
-    lost = [e for e, n in emitted if n not in got]
-    return Finding(len(lost), lost[:3])
+    return [e for e, n in emitted if n not in got], [got[n] for _, n in emitted if n in got]
+
+
+@metric("ticks_lost", "of ticks_while_frozen, those the client never received (not even once it woke)")
+def ticks_lost(v: CellView) -> Finding:
+    fates = _tick_fates(v)
+    return Finding(None) if fates is None else Finding(len(fates[0]), fates[0][:3])
 
 
 @metric("ticks_delivered_on_wake", "of ticks_while_frozen, those the client received once it woke")
 def ticks_delivered_on_wake(v: CellView) -> Finding:
-    emitted = _ticks_emitted_while_frozen(v)
-    if emitted is None:
-        return Finding(None)
-    got = _ticks_received(v)
-    delivered = [got[n] for _, n in emitted if n in got]
-    return Finding(len(delivered), delivered[:3])
+    fates = _tick_fates(v)
+    return Finding(None) if fates is None else Finding(len(fates[1]), fates[1][:3])
