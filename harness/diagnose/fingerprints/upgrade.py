@@ -6,6 +6,8 @@ from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
 from .handshake import _origin
 from .view import CaptureView
 
+ABANDONED = "WebSocket is closed before the connection is established"
+
 
 def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
     """The catalogue scenarios whose refused WebSockets look like these: what the URLs and errors tell apart."""
@@ -26,7 +28,10 @@ def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
              "proxy-drops-upgrade")
 def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
     opened = [e for e in view.client_events if e.kind == "ws.open"]
-    failed = [e for e in view.client_events if e.kind == "ws.error"]
+    errors = [e for e in view.client_events if e.kind == "ws.error"]
+    # Chromium's words for a WebSocket the page itself closed before it opened (socket.io-client dropping
+    # its upgrade when the connection ends, e.g. on a refused namespace): nobody refused it.
+    failed = [e for e in errors if ABANDONED not in str(e.data.get("error"))]
     if opened:
         return Result(cause, RULED_OUT, f"{len(opened)} WebSocket{'s' if len(opened) != 1 else ''} opened", opened[:1])
     if failed:
@@ -35,4 +40,7 @@ def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
         replay = {"mode": "gevent", "transport": "websocket"} if "500" in error else {}
         return Result(cause, LIKELY, f"{len(failed)} WebSocket attempts failed and none opened: {error[:80]!r}",
                       failed[:2], replay, scenarios=("connect-refused",) if replay else _replayed_by(view, failed))
+    if errors:
+        return Result(cause, NO_EVIDENCE, f"{len(errors)} WebSocket{'s' if len(errors) != 1 else ''} closed by the page "
+                                          "before opening, none refused", errors[:1])
     return Result(cause, NO_EVIDENCE, "no WebSocket was attempted (polling only, or not in the capture)")
