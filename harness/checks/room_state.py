@@ -56,7 +56,7 @@ def in_room_at_fault(v: CellView) -> Finding:
         return Finding(None)
     sid, emits = _sid_at(v, v.t_fault), room_emits(v, before=v.t_fault)
     if sid is None or not emits:
-        return Finding(None if sid is None else False, emits[-1:], note="no room emit before the fault" if sid else "")
+        return Finding(None, note="no room emit before the fault" if sid else "no connect before the fault")
     return Finding(sid in emits[-1][1], [emits[-1][2]])
 
 
