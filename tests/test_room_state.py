@@ -154,7 +154,12 @@ def test_a_restarted_process_counting_from_1_again_is_not_a_duplicate():
     assert (found["room_ticks_duplicated"], found["room_ticks_after_back"], found["state_recovered"]) == (0, 1, False)
 
 
+def test_the_servers_line_read_after_the_fault_still_counts():
+    events = [e for e in cell() if "room_tick n=1 " not in str(e.data.get("line", ""))] + [room(1.02, 1, "S1")]
+    assert measure(sorted(events, key=lambda e: e.t))["in_room_at_fault"].value is True
+
+
 def test_no_room_emit_before_the_fault_is_no_premise():
-    events = [e for e in cell() if "room_tick n=1 " not in str(e.data.get("line", ""))]
+    events = [e for e in cell() if e.data.get("event") != "room_tick" and "room_tick n=1 " not in str(e.data.get("line", ""))]
     assert measure(events)["in_room_at_fault"].value is None
     assert measure(events)["back_in_room"].value is None      # no emit after the reconnect: nothing to tell

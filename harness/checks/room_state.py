@@ -49,15 +49,22 @@ def _missed(v: CellView) -> list[tuple[tuple[str, int], list[str], Event]] | Non
     return None if outage is None else room_emits(v, outage[0], outage[1].t)
 
 
-@metric("in_room_at_fault", "the client's socket was a member of the room `news` in the server's last room emit "
-                            "before the fault (a premise)")
+@metric("in_room_at_fault", "the client's socket was a member of the room `news` in the server's log line of the last "
+                            "room emit the client received before the fault (a premise)")
 def in_room_at_fault(v: CellView) -> Finding:
+    # Known by (process, n), not by when the server's line was read: the page's report of an emit can be
+    # recorded before the server's log line of it, and the fault may begin in between.
     if v.t_fault is None:
         return Finding(None)
-    sid, emits = _sid_at(v, v.t_fault), room_emits(v, before=v.t_fault)
-    if sid is None or not emits:
-        return Finding(None, note="no room emit before the fault" if sid else "no connect before the fault")
-    return Finding(sid in emits[-1][1], [emits[-1][2]])
+    sid = _sid_at(v, v.t_fault)
+    got = [(e.t, key) for key, e in received(v, ROOM_EVENT).items() if e.t < v.t_fault]
+    if sid is None or not got:
+        return Finding(None, note="no room emit received before the fault" if sid else "no connect before the fault")
+    last = max(got)[1]
+    logged = [(members, e) for key, members, e in room_emits(v) if key == last]
+    if not logged:
+        return Finding(None, note="the server's line of the last room emit received is missing")
+    return Finding(sid in logged[0][0], [logged[0][1]])
 
 
 @metric("state_recovered", "socket.io-client's `socket.recovered` on the client's first connect after the fault "
