@@ -44,9 +44,13 @@ def _outage(v: CellView) -> tuple[float, Event] | None:
 
 
 def _missed(v: CellView) -> list[tuple[tuple[str, int], list[str], Event]] | None:
-    """The room emits the server logged from the fault until the client was back."""
+    """The room emits the server logged from the fault until the client was back, less those the client had
+    already received before the fault (the server's line of one can be read after the page's report)."""
     outage = _outage(v)
-    return None if outage is None else room_emits(v, outage[0], outage[1].t)
+    if outage is None:
+        return None
+    before = {key for key, e in received(v, ROOM_EVENT).items() if e.t < outage[0]}
+    return [m for m in room_emits(v, outage[0], outage[1].t) if m[0] not in before]
 
 
 @metric("in_room_at_fault", "the client's socket was a member of the room `news` in the server's log line of the last "
