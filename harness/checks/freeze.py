@@ -2,11 +2,11 @@
 server's emits meanwhile and of its session once it woke?"""
 from __future__ import annotations
 
-import re
 
 from ..core.app_log import TICK
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
+from .numbered_emits import received
 from .server_side import session_ends
 
 
@@ -67,9 +67,6 @@ def back_after_thaw_s(v: CellView) -> Finding:
 
 # --- the server's numbered emits (setting tick_ms): which reached the frozen client
 
-_N_IN_ARGS = re.compile(r"'n': (\d+)")    # python-socketio's recorded args: "({'n': 3},)"
-
-
 def _ticks_emitted_while_frozen(v: CellView):
     """The server's tick log lines from the freeze until it dropped the session (or the client woke)."""
     window = _window(v)
@@ -79,19 +76,6 @@ def _ticks_emitted_while_frozen(v: CellView):
     until = min([window[1].t] + [e.t for e, _ in ends[:1]])
     return [(e, int(m.group("n"))) for e in v.of("log", src="server", after=window[0].t, before=until)
             if (m := TICK.search(str(e.data.get("line", ""))))]
-
-
-def _ticks_received(v: CellView) -> dict[int, object]:
-    got = {}
-    for e in v.of("sio.event", src=CLIENT_SOURCES):
-        if e.data.get("event") != "tick":
-            continue
-        n = e.data.get("n")
-        if n is None and (m := _N_IN_ARGS.search(str(e.data.get("args", "")))):
-            n = int(m.group(1))
-        if isinstance(n, int):
-            got.setdefault(n, e)
-    return got
 
 
 @metric("ticks_while_frozen", "ticks the server emitted to every client (setting tick_ms) while the client was frozen "
@@ -107,7 +91,7 @@ def _tick_fates(v: CellView):
     emitted = _ticks_emitted_while_frozen(v)
     if emitted is None:
         return None
-    got = _ticks_received(v)
+    got = {n: e for (_, n), e in received(v, "tick").items()}
     return [e for e, n in emitted if n not in got], [got[n] for _, n in emitted if n in got]
 
 

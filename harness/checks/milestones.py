@@ -14,6 +14,8 @@ from typing import Callable
 from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
 from .packets import bursts, emitted, message_posts
+from .numbered_emits import receptions
+from .room_state import room_emits
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,20 @@ def settled(v: CellView, p: Progress) -> bool:
 @milestone("dropped", "after the fault, the client lost its session (a disconnect it did not ask for)")
 def dropped(v: CellView, p: Progress) -> bool:
     return p.t_fault is not None and bool(v.drops(after=p.t_fault))
+
+
+@milestone("in_room", "the client received a room emit (setting room_tick_ms) on the session it holds: its join landed")
+def in_room(v: CellView, p: Progress) -> bool:
+    connects = _connects(v)
+    return bool(connects) and any(e.t >= connects[-1].t for _, e in receptions(v, "room_tick"))
+
+
+@milestone("room_caught_up", "after the fault, the client is back on a new session and the server has logged "
+                             "3 room emits since (setting room_tick_ms): time for its join to land and for what the "
+                             "room sends to reach it, or not")
+def room_caught_up(v: CellView, p: Progress) -> bool:
+    back = _new_session(v, p)
+    return back is not None and len(room_emits(v, after=back.t)) >= 3
 
 
 @milestone("attempt_over", "the client's first connection attempt is over: it holds a session, or a connect_error "

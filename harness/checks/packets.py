@@ -74,6 +74,21 @@ def burst_connected(v: CellView) -> Finding:
     return Finding(bool(es[0].data.get("connected")) if es else None, es[:1])
 
 
+@metric("emit_errors", "emits the client's library refused from the fault on (python-socketio raises while it is "
+                       "not connected; socket.io-client buffers instead)")
+def emit_errors(v: CellView) -> Finding:
+    if v.t_fault is None:
+        return Finding(None)
+    failed = v.of("sio.emit_failed", src=CLIENT_SOURCES, after=v.t_fault)
+    return Finding(len(failed), failed[:3])
+
+
+@metric("emit_error", "the exception of the client's first refused emit from the fault on")
+def emit_error(v: CellView) -> Finding:
+    failed = [] if v.t_fault is None else v.of("sio.emit_failed", src=CLIENT_SOURCES, after=v.t_fault)
+    return Finding(failed[0].data.get("error") if failed else None, failed[:1])
+
+
 @metric("tallies_received", "distinct `tally` events the server logged from the fault on (one line each)")
 def tallies_received(v: CellView) -> Finding:
     got = tallies(v)

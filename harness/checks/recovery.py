@@ -6,7 +6,8 @@ from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
 
 
-def _new_connect(v: CellView):
+def new_connect(v: CellView):
+    """The client's first connect after the fault with an Engine.IO sid other than the one it held."""
     if v.t_fault is None:
         return None
     for e in v.of("sio.connect", src=CLIENT_SOURCES, after=v.t_fault):
@@ -35,19 +36,19 @@ def disconnect_reason(v: CellView) -> Finding:
 
 @metric("recovered", "the client connected again with a new sid after the fault")
 def recovered(v: CellView) -> Finding:
-    e = _new_connect(v)
+    e = new_connect(v)
     return Finding(e is not None, [e] if e else [])
 
 
 @metric("new_sid", "the Engine.IO sid of the first connect after the fault")
 def new_sid(v: CellView) -> Finding:
-    e = _new_connect(v)
+    e = new_connect(v)
     return Finding(e.data.get("eio_sid") if e else None, [e] if e else [])
 
 
 @metric("time_to_new_sid", "seconds from the fault to the first connect with a new sid")
 def time_to_new_sid(v: CellView) -> Finding:
-    e = _new_connect(v)
+    e = new_connect(v)
     if e is None:
         return Finding(None)
     return Finding(round(e.t - v.t_fault, 3), [v.fault_begin, e])
@@ -55,7 +56,7 @@ def time_to_new_sid(v: CellView) -> Finding:
 
 @metric("time_after_server_up", "seconds from the server answering again to the client's new sid")
 def time_after_server_up(v: CellView) -> Finding:
-    e = _new_connect(v)
+    e = new_connect(v)
     if e is None or v.t_fault is None:
         return Finding(None)
     # The harness notices the server is up by polling it; a client that polls faster may
@@ -78,7 +79,7 @@ def handshakes_while_down(v: CellView) -> Finding:
 def handshakes_after_fault(v: CellView) -> Finding:
     if v.t_fault is None:
         return Finding(0)
-    e = _new_connect(v)
+    e = new_connect(v)
     hits = _handshakes(v, v.t_fault, e.t if e else v.events[-1].t)
     return Finding(len(hits), hits)
 

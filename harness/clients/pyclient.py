@@ -16,6 +16,7 @@ from ..core.protocol import split_payload
 from ..core.timeline import Timeline
 
 BODY_LIMIT = 2000
+JOIN_ROOM = "news"    # the room the reference apps' room ticks go to
 
 
 def sio_query(url: str) -> dict[str, Any]:
@@ -80,7 +81,7 @@ class PythonClient:
                  headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
                  namespace: str = "/", reconnection_delay: float = 0.5, wait_timeout: float = 5,
                  max_emit_bytes: int | None = None, socketio_path: str = "socket.io",
-                 src: str = "pyclient", label: dict | None = None):
+                 join: str = "none", src: str = "pyclient", label: dict | None = None):
         self.timeline = timeline
         self.src = src                # "witness": a bystander client, not the cell's client
         self.label = label or {}      # added to every event's data (e.g. which instance a witness is on)
@@ -91,6 +92,8 @@ class PythonClient:
         self.wait_timeout = wait_timeout
         self.socketio_path = socketio_path
         self.max_emit_bytes = max_emit_bytes   # a capped client refuses to send more than this
+        self.join = join                       # emit `join` "news" on the first connect ("once") or every one ("every")
+        self._joined = False
         self.sio = socketio.Client(
             reconnection=True, reconnection_delay=reconnection_delay,
             reconnection_delay_max=max(reconnection_delay, 5),
@@ -109,6 +112,10 @@ class PythonClient:
             self._record("sio.connect", {
                 "sid": self.sio.get_sid(ns), "eio_sid": eio.sid,
                 "transport": eio.current_transport, "namespace": ns})
+            if self.join == "every" or (self.join == "once" and not self._joined):
+                self._joined = True
+                if self.emit("join", JOIN_ROOM):
+                    self._record("sio.join", {"room": JOIN_ROOM, "sid": self.sio.get_sid(ns), "namespace": ns})
 
         @self.sio.on("disconnect", namespace=ns)
         def _disconnect(reason=None):

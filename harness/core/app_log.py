@@ -8,3 +8,6 @@ import re
 CONNECT = re.compile(r"\bconnect sid=(?P<sid>\S+) eio_sid=(?P<eio>\S+) namespace=/ ")
 DISCONNECT = re.compile(r"\bdisconnect sid=(?P<sid>\S+) namespace=/ reason=(?P<reason>.+?)\s*$")
 TICK = re.compile(r"\btick n=(?P<n>\d+)\b")
+# the opt-in room emits (`room_tick_ms`) to the room `news`: the number, the process (a restarted one counts
+# from 1 again) and the room's members (socket sids) at that moment
+ROOM_TICK = re.compile(r"\broom_tick n=(?P<n>\d+) boot=(?P<boot>\S+) room=(?P<room>\S+) members=(?P<members>\S*)")

@@ -50,18 +50,22 @@ class ProxyReset(Fault):
     Toxiproxy's reset_peer fires on the next data a connection carries (a long-poll's
     answer, a ping), so the toxic stays until the client reports the disconnect and its
     old session's requests have all ended, or `hold_ms` passes; connections opened
-    meanwhile (a browser's silent retry) are reset on their first answer too.
+    meanwhile (a browser's silent retry) are reset on their first answer too. With `at_least_ms`
+    the reset lasts at least that long (an outage of that length: the client's reconnection
+    attempts meanwhile are reset too), whatever the client reports.
     """
 
     type = "proxy-reset"
     description = "reset_peer: the next data on each connection becomes a TCP RST; no restart"
     needs_proxy = True
     hold_ms: int = 2500
+    at_least_ms: int = 0
 
     def act(self, topology, timeline) -> None:
-        since = timeline.now()
+        since, started = timeline.now(), time.monotonic()
         topology.proxy.proxy.add_toxic("reset_peer", name=RESET_TOXIC, timeout=0)
-        _wait_for_client_drop(timeline, since, self.hold_ms / 1000)
+        _wait_for_client_drop(timeline, since, max(self.hold_ms, self.at_least_ms) / 1000)
+        time.sleep(max(0.0, started + self.at_least_ms / 1000 - time.monotonic()))   # the outage's length: studied
         topology.proxy.proxy.remove_toxic(RESET_TOXIC)
 
 
@@ -165,7 +169,8 @@ class OfflineEmit(Fault):
     The proxy is disabled (its connections closed, new ones refused) until the client reports the drop
     and none of its requests is still in flight; then the client emits `count` events in one loop, as
     the `client-emit` fault does (socket.io-client buffers them while disconnected; python-socketio
-    refuses them), and the proxy is enabled again. The client's own reconnection does the rest.
+    refuses them), and the proxy is enabled again, `at_least_ms` after it was disabled at the earliest
+    (an outage of that length). The client's own reconnection does the rest.
     """
 
     type = "offline-emit"
@@ -174,9 +179,10 @@ class OfflineEmit(Fault):
     event: str = "tally"
     count: int = 30
     bytes: int = 8
+    at_least_ms: int = 0
 
     def act(self, topology, timeline) -> None:
-        since = timeline.now()
+        since, started = timeline.now(), time.monotonic()
         proxy = topology.proxy.proxy
         proxy.disable()
         timeline.record("harness", "server.down", {"name": "proxy", "via": "proxy"})
@@ -184,6 +190,7 @@ class OfflineEmit(Fault):
             _wait_for_client_drop(timeline, since, DROP_BOUND_S)
             for client in topology.clients:
                 client.emit_burst(self.event, int(self.count), int(self.bytes))
+            time.sleep(max(0.0, started + self.at_least_ms / 1000 - time.monotonic()))   # the outage's length: studied
         finally:
             proxy.enable()
             timeline.record("harness", "server.up", {"name": "proxy", "via": "proxy"})

@@ -133,6 +133,8 @@ class BrowserClient(CellClient):
             query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
         if self.profile["sio_path"]:
             query += f"&path={self.profile['sio_path']}"
+        if self.profile["join"] != "none":
+            query += f"&join={self.profile['join']}"
         return f"{path}{sep}{query}"
 
     def _page_origin(self) -> str:
@@ -182,6 +184,7 @@ class PythonClient(CellClient):
                          headers=self._headers(), namespace=self.profile["namespace"],
                          max_emit_bytes=self.profile["max_emit_bytes"],
                          socketio_path=self.profile["sio_path"] or "socket.io",
+                         join=self.profile["join"],
                          reconnection_delay=self.settings.reconnection_delay_ms / 1000)
         stack.callback(self.py.close)
 

@@ -59,10 +59,13 @@ class ClientProfile:
     page_host: str | None = _profile(None, str, "browser")
     socket_host: str | None = _profile(None, str, "browser")
     sio_path: str | None = _profile(None, str)
+    # when the client joins the room `news` (event `join`): never, on its first connect only, on every connect
+    join: str = _profile("none", str)
 
 
 PROFILE_FIELDS = {f.name: f.metadata["types"] for f in fields(ClientProfile)}
 PROFILE_DEFAULTS = {f.name: f.default for f in fields(ClientProfile) if f.name != "kind"}
+JOINS = ("none", "once", "every")       # the page's ?join= and the Python client's join_room
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 VERDICTS = ("supported", "refuted", "no evidence")
@@ -383,6 +386,10 @@ def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
                 raise loc.error(f"{cpath}.{key}", f"a number >= {low}")
         if spec.get("build", "v4") not in CLIENT_BUILDS:
             raise loc.error(f"{cpath}.build", f"one of {', '.join(CLIENT_BUILDS)} (the socket.io-client build the page loads)")
+        if spec.get("join", "none") not in JOINS:
+            raise loc.error(f"{cpath}.join", f"one of {', '.join(JOINS)} (when the client joins the room `news`)")
+        if spec.get("join", "none") != "none" and spec.get("kind") == "storm":
+            raise loc.error(f"{cpath}.join", "only for browser and python clients")
         for f in fields(ClientProfile):
             if f.name in spec and f.metadata["only"] not in (None, spec.get("kind")):
                 raise loc.error(f"{cpath}.{f.name}", f"only for {f.metadata['only']} clients")

@@ -21,6 +21,7 @@ APP_SETTING_VARS = (
     "SIOLAB_RECONNECTION_DELAY_MAX_MS", "SIOLAB_ALLOW_EIO3", "SIOLAB_ABSENT_MODULES",
     "SIOLAB_MESSAGE_QUEUE",
     "SIOLAB_ALLOW_SUBSECOND_PING", "SIOLAB_MAX_DECODE_PACKETS", "SIOLAB_TICK_MS",
+    "SIOLAB_ROOM_TICK_MS", "SIOLAB_STATE_RECOVERY",
 )
 
 
@@ -60,6 +61,12 @@ class ServerSettings:
     # Opt-in: every tick_ms the app emits `tick` {"n": n} to every client of `/` and logs `tick n=…`,
     # so a check can tell which emits reached a client (frozen-client); 0: no ticks.
     tick_ms: int = _scenario(0, int)
+    # Opt-in: every room_tick_ms the app emits `room_tick` {"n": n} to the room `news` (joined by a client's
+    # `join` event) and logs `room_tick n=… room=news members=…` (reconnect-state); 0: none.
+    room_tick_ms: int = _scenario(0, int)
+    # socket.io's connectionStateRecovery (the Node server only: python-socketio has no such option, and
+    # the Python apps refuse to start with it rather than pretend).
+    state_recovery: bool = _scenario(False, bool)
 
     def __post_init__(self) -> None:
         # Fail here, in the harness, rather than as a server that never comes up.
@@ -76,6 +83,9 @@ class ServerSettings:
                                          f"opts in to the trap")
         if isinstance(self.tick_ms, bool) or not isinstance(self.tick_ms, int) or self.tick_ms < 0 or 0 < self.tick_ms < 50:
             raise SettingError("tick_ms", f"must be 0 (no ticks) or whole milliseconds >= 50, got {self.tick_ms!r}")
+        if isinstance(self.room_tick_ms, bool) or not isinstance(self.room_tick_ms, int) or self.room_tick_ms < 0 \
+                or 0 < self.room_tick_ms < 50:
+            raise SettingError("room_tick_ms", f"must be 0 (no room ticks) or whole milliseconds >= 50, got {self.room_tick_ms!r}")
 
     @classmethod
     def scenario_keys(cls) -> dict[str, type | tuple[type, ...]]:
@@ -143,6 +153,10 @@ def server_env(settings: ServerSettings, async_mode: str) -> dict[str, str]:
         env["SIOLAB_MAX_DECODE_PACKETS"] = str(settings.max_decode_packets)
     if settings.tick_ms:
         env["SIOLAB_TICK_MS"] = str(settings.tick_ms)
+    if settings.room_tick_ms:
+        env["SIOLAB_ROOM_TICK_MS"] = str(settings.room_tick_ms)
+    if settings.state_recovery:
+        env["SIOLAB_STATE_RECOVERY"] = "1"
     env.update(settings.extra_env)
     return env
 

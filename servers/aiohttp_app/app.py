@@ -16,12 +16,14 @@ from servers.reference_app.backup import STEP_SECONDS, STEPS, BackupJobs
 from servers.reference_app.info import info
 from servers.reference_app.pages import (STATIC_DIR, PageParamError, jinja_environment, page_context,
                                          vendor_file)
+from servers.reference_app.info import BOOT_ID
 from servers.reference_app.settings import Settings, apply_max_decode_packets
 
 from .session import CookieSession
 
 APP_NAME = "aiohttp"
 CHAT_ROOM = "lobby"
+NEWS_ROOM = "news"    # what the room ticks (SIOLAB_ROOM_TICK_MS) go to
 VERSION_KEYS = ("socketio", "engineio", "aiohttp")
 
 log = logging.getLogger("siolab.aiohttp")
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
     templates = jinja_environment()
     jobs = BackupJobs()
     ticking = []    # the tick task (SIOLAB_TICK_MS), started by the first connect
+    room_ticking = []    # the room tick task (SIOLAB_ROOM_TICK_MS), likewise
 
     async def tick_forever() -> None:
         n = 0
@@ -71,6 +74,15 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
             n += 1
             await sio.emit("tick", {"n": n})
             log.info("tick n=%d", n)
+
+    async def room_tick_forever() -> None:
+        n = 0
+        while True:
+            await sio.sleep(settings.room_tick_ms / 1000)
+            n += 1
+            members = sorted(sid for sid, _ in sio.manager.get_participants("/", NEWS_ROOM))
+            await sio.emit("room_tick", {"n": n, "boot": BOOT_ID}, to=NEWS_ROOM)
+            log.info("room_tick n=%d boot=%s room=%s members=%s", n, BOOT_ID, NEWS_ROOM, ",".join(members))
 
     def eio_sid(sid: str, namespace: str) -> str | None:
         try:
@@ -158,6 +170,8 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
         await sio.emit("hello", {"user": user}, to=sid)
         if settings.tick_ms and not ticking:
             ticking.append(sio.start_background_task(tick_forever))
+        if settings.room_tick_ms and not room_ticking:
+            room_ticking.append(sio.start_background_task(room_tick_forever))
 
     @sio.on("disconnect")
     async def on_disconnect(sid, reason=None):
@@ -167,6 +181,12 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
     async def on_tally(sid, data=None):
         # One line per event received: the lab counts what arrived against what the client sent.
         log.info("tally sid=%s n=%s", sid, data.get("n") if isinstance(data, dict) else data)
+
+    @sio.on("join")
+    async def on_join(sid, room=None):
+        room = str(room or NEWS_ROOM)
+        await sio.enter_room(sid, room)
+        log.info("join sid=%s room=%s", sid, room)
 
     @sio.on("connect", namespace="/chat")
     async def on_chat_connect(sid, environ, auth=None):
@@ -189,9 +209,10 @@ def create_app(settings: Settings) -> tuple[web.Application, socketio.AsyncServe
         session = await sio.get_session(sid, namespace="/chat")
         await sio.emit("message", {"user": session.get("user"), "text": text}, to=CHAT_ROOM, namespace="/chat")
 
-    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s tick_ms=%s",
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s tick_ms=%s room_tick_ms=%s",
              sio.async_mode, settings.ping_interval, settings.ping_timeout,
-             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.tick_ms)
+             settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.tick_ms,
+             settings.room_tick_ms)
     if not settings.client_bundle.is_file():
         log.warning("%s is missing: pages will not load socket.io-client (run npm install)", settings.client_bundle)
     return app, sio

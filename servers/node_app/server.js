@@ -9,7 +9,10 @@
 // - Same settings (SIOLAB_* environment, checked at start): a bad value prints one line,
 //   `siolab: bad setting VARIABLE: problem`, on stderr and exits 3, like the Python apps.
 //   SIOLAB_ALLOW_EIO3=1 accepts Engine.IO 3 clients (socket.io-client 2.x); SIOLAB_TICK_MS
-//   emits a numbered `tick` to every client of `/` that often, each logged.
+//   emits a numbered `tick` to every client of `/` that often, each logged. SIOLAB_ROOM_TICK_MS
+//   emits a numbered `room_tick` to the room `news` (joined by a `join` event), each logged with the
+//   room's members. SIOLAB_STATE_RECOVERY=1 turns on socket.io's connectionStateRecovery (the
+//   Python apps have none); each connect logs whether it was `recovered`.
 // - Same routes: /login?user=&next=, /logout, /, /admin, /api/backup, /vendor/socket.io.min.js,
 //   /static/*, /__siolab/info (async_mode "node").
 // - The pages are servers/reference_app/templates rendered by a tiny renderer of the Jinja
@@ -48,6 +51,7 @@ const PATH_PATTERN = /^\/[A-Za-z0-9._\/-]*$/;
 const PLACEHOLDER_SECRETS = new Set(["", "your-service-key", "placeholder", "changeme"]);
 const APP_NAME = "node";
 const CHAT_ROOM = "lobby";
+const NEWS_ROOM = "news";   // what the room ticks (SIOLAB_ROOM_TICK_MS) go to
 const COOKIE_NAME = "siolab_session";
 const REJECTED = "Connection rejected by server";
 const BACKUP_STEPS = 5;
@@ -117,10 +121,20 @@ function loadSettings(env) {
     nodeModules: path.join(REPO_ROOT, "node_modules"),
     allowEIO3: false,
     tickMs: intSetting(env, "SIOLAB_TICK_MS", 0, 0, "milliseconds"),
+    roomTickMs: intSetting(env, "SIOLAB_ROOM_TICK_MS", 0, 0, "milliseconds"),
+    stateRecovery: false,
   };
   if (settings.tickMs > 0 && settings.tickMs < 50) {
     throw new SettingsError("SIOLAB_TICK_MS", `${settings.tickMs} is below 50 milliseconds (0 turns ticks off)`);
   }
+  if (settings.roomTickMs > 0 && settings.roomTickMs < 50) {
+    throw new SettingsError("SIOLAB_ROOM_TICK_MS", `${settings.roomTickMs} is below 50 milliseconds (0 turns room ticks off)`);
+  }
+  const recovery = (env.SIOLAB_STATE_RECOVERY || "").trim();
+  if (!["", "0", "1"].includes(recovery)) {
+    throw new SettingsError("SIOLAB_STATE_RECOVERY", `'${recovery}' is not 1 (connectionStateRecovery on) or 0`);
+  }
+  settings.stateRecovery = recovery === "1";
 
   const cors = (env.SIOLAB_CORS_ORIGINS || "").trim();
   if (cors === "*") {
@@ -290,6 +304,7 @@ function pythonJson(value) {
 const SINGLETON_VARIANTS = ["naive", "fixed", "backoff"];
 const TRANSPORTS = { default: null, polling: ["polling"], websocket: ["websocket"] };
 const NAMESPACES = ["/", "/chat", "/admin"];
+const JOINS = ["none", "once", "every"];
 
 class PageParamError extends Error {}
 
@@ -324,6 +339,7 @@ function pageContext(page, query, settings, user) {
       tickMs: Number(tick),
       url: pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
       path: pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
+      join: choice(query, "join", JOINS, "none"),
     };
   }
   return {
@@ -516,6 +532,9 @@ function createApp(settings, templates) {
     pingTimeout: Math.round(settings.pingTimeout * 1000),
     maxHttpBufferSize: settings.maxHttpBufferSize,
     allowEIO3: settings.allowEIO3,
+    // socket.io's own defaults (2 min), middlewares skipped on a recovered connection as on the first one.
+    connectionStateRecovery: settings.stateRecovery ? { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true }
+      : undefined,
     // Like python-engineio's cors_allowed_origins: the accepted origin is echoed, with credentials.
     cors: settings.corsOrigins ? { origin: settings.corsOrigins === "*" ? true : settings.corsOrigins, credentials: true }
       : undefined,
@@ -544,14 +563,33 @@ function createApp(settings, templates) {
     }, settings.tickMs);
   };
 
+  // SIOLAB_ROOM_TICK_MS: `room_tick` {n} to the room `news`, each logged with the room's members.
+  let roomTicking = null;
+  const startRoomTicking = () => {
+    let n = 0;
+    roomTicking = setInterval(() => {
+      n += 1;
+      const members = [...(io.of("/").adapter.rooms.get(NEWS_ROOM) || [])].sort();
+      io.to(NEWS_ROOM).emit("room_tick", { n, boot: BOOT_ID });
+      log("INFO", `room_tick n=${n} boot=${BOOT_ID} room=${NEWS_ROOM} members=${members.join(",")}`);
+    }, settings.roomTickMs);
+  };
+
   io.on("connection", (socket) => {
     const user = userOf(socket);
-    log("INFO", `connect sid=${socket.id} eio_sid=${socket.conn.id} namespace=/ user=${user ?? "None"}`);
+    log("INFO", `connect sid=${socket.id} eio_sid=${socket.conn.id} namespace=/ user=${user ?? "None"}` +
+      (settings.stateRecovery ? ` recovered=${socket.recovered}` : ""));
     socket.emit("hello", { user });
     socket.on("disconnect", (reason) => log("INFO", `disconnect sid=${socket.id} namespace=/ reason=${reason}`));
     // One line per event received: the lab counts what arrived against what the client sent.
     socket.on("tally", (data) => log("INFO", `tally sid=${socket.id} n=${data && typeof data === "object" ? data.n : data}`));
+    socket.on("join", (room) => {
+      const name = String(room || NEWS_ROOM);
+      socket.join(name);
+      log("INFO", `join sid=${socket.id} room=${name}`);
+    });
     if (settings.tickMs > 0 && ticking === null) startTicking();
+    if (settings.roomTickMs > 0 && roomTicking === null) startRoomTicking();
   });
 
   const chat = io.of("/chat");
@@ -592,7 +630,7 @@ function main() {
     const addr = server.address();
     log("INFO", `app ready async_mode=node ping_interval=${settings.pingInterval}s ping_timeout=${settings.pingTimeout}s ` +
       `max_http_buffer_size=${settings.maxHttpBufferSize} cors=${settings.corsOrigins || "off"} ` +
-      `allow_eio3=${settings.allowEIO3} tick_ms=${settings.tickMs} socket.io=${versions.socketio} engine.io=${versions.engineio} node=${versions.node}`);
+      `allow_eio3=${settings.allowEIO3} tick_ms=${settings.tickMs} room_tick_ms=${settings.roomTickMs} state_recovery=${settings.stateRecovery} socket.io=${versions.socketio} engine.io=${versions.engineio} node=${versions.node}`);
     log("INFO", `listening on http://${addr.address}:${addr.port}`);
     if (!fs.existsSync(path.join(settings.nodeModules, CLIENT_DIST, "socket.io.min.js"))) {
       log("WARNING", `${path.join(settings.nodeModules, CLIENT_DIST, "socket.io.min.js")} is missing: ` +

@@ -9,6 +9,9 @@
 - The admin page's backup is REST plus polling; Socket.IO plays no part in it.
 - With SIOLAB_TICK_MS, every client of `/` gets `tick` {"n": n} that often, from the first connect
   on, each logged `tick n=…`: which emits reached a client is then countable.
+- A `join` event puts the client in the room it names (logged `join sid=… room=…`); with
+  SIOLAB_ROOM_TICK_MS the room `news` gets `room_tick` {"n": n, "boot": the process} that often, each logged with the
+  room's members at that moment: who was in the room, and which emits reached them.
 
 `async_mode` always comes from SIOLAB_ASYNC_MODE: auto-detection would pick eventlet
 whenever it is installed, under every server. Only SIOLAB_ASYNC_MODE=auto (the trap
@@ -31,6 +34,7 @@ from .settings import AUTO_ASYNC_MODE, Settings, apply_max_decode_packets, load_
 
 APP_NAME = "reference"
 CHAT_ROOM = "lobby"
+NEWS_ROOM = "news"    # what the room ticks (SIOLAB_ROOM_TICK_MS) go to
 VERSION_KEYS = ("flask", "flask_socketio", "socketio", "engineio", "werkzeug", "gunicorn",
                 "gevent", "gevent_websocket", "eventlet", "simple_websocket")
 
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     )
     jobs = BackupJobs()
     ticking = []    # the tick task, once started (the first connect starts it: a reloader's parent never ticks)
+    room_ticking = []    # the room tick task (SIOLAB_ROOM_TICK_MS), likewise
 
     def tick_forever() -> None:
         n = 0
@@ -83,6 +88,15 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
             n += 1
             socketio.emit("tick", {"n": n})
             log.info("tick n=%d", n)
+
+    def room_tick_forever() -> None:
+        n = 0
+        while True:
+            socketio.sleep(settings.room_tick_ms / 1000)
+            n += 1
+            members = sorted(sid for sid, _ in socketio.server.manager.get_participants("/", NEWS_ROOM))
+            socketio.emit("room_tick", {"n": n, "boot": BOOT_ID}, to=NEWS_ROOM)
+            log.info("room_tick n=%d boot=%s room=%s members=%s", n, BOOT_ID, NEWS_ROOM, ",".join(members))
 
     def eio_sid(sid: str, namespace: str) -> str | None:
         # The Engine.IO sid is what a later "Invalid session <sid>" names.
@@ -169,6 +183,8 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
         emit("hello", {"user": user, "boot": BOOT_ID})   # which process (instance, worker) answered
         if settings.tick_ms and not ticking:
             ticking.append(socketio.start_background_task(tick_forever))
+        if settings.room_tick_ms and not room_ticking:
+            room_ticking.append(socketio.start_background_task(room_tick_forever))
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
@@ -178,6 +194,12 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     def on_tally(data=None):
         # One line per event received: the lab counts what arrived against what the client sent.
         log.info("tally sid=%s n=%s", request.sid, (data or {}).get("n") if isinstance(data, dict) else data)
+
+    @socketio.on("join")
+    def on_join(room=None):
+        room = str(room or NEWS_ROOM)
+        join_room(room)
+        log.info("join sid=%s room=%s", request.sid, room)
 
     @socketio.on("broadcast")
     def on_broadcast(data=None):
@@ -209,10 +231,10 @@ def create_app(settings: Settings | None = None) -> tuple[Flask, SocketIO]:
     if settings.async_mode == AUTO_ASYNC_MODE:
         log.warning("async_mode auto-detected: %s (SIOLAB_ASYNC_MODE=auto, no async_mode passed)",
                     socketio.async_mode)
-    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s mq=%s tick_ms=%s",
+    log.info("app ready async_mode=%s ping_interval=%ss ping_timeout=%ss max_http_buffer_size=%s cors=%s mq=%s tick_ms=%s room_tick_ms=%s",
              socketio.async_mode, settings.ping_interval, settings.ping_timeout,
              settings.max_http_buffer_size, settings.cors_origins or "same-origin", settings.message_queue or "none",
-             settings.tick_ms)
+             settings.tick_ms, settings.room_tick_ms)
     if not settings.client_bundle.is_file():
         log.warning("%s is missing: pages will not load socket.io-client (run npm install)",
                     settings.client_bundle)

@@ -10,6 +10,7 @@ for static/app-socket.js:
     ?client=v4|v2                 the socket.io-client build: 4.x, or 2.x (Engine.IO 3) from the npm alias
     ?url=http://host:port         connect there instead of the page's own origin (a cross-origin socket)
     ?path=/socket.io              the client's Socket.IO path (a wrong one for the wrong-path incident)
+    ?join=none|once|every         emit `join` "news" on the first connect only, or on every connect
     ?socket=0                     do not load Socket.IO at all (incident 000's fix)
 
 Plain paths only in templates (no url_for), so the aiohttp app renders them with Jinja2 too.
@@ -34,6 +35,7 @@ TRANSPORTS = {
     "polling": ["polling"],
     "websocket": ["websocket"],
 }
+JOINS = ("none", "once", "every")         # when the page joins the room `news` (reconnect-state)
 NAMESPACES = ("/", "/chat", "/admin")      # /admin: a namespace no server has (a path taken for one)
 # The only files served under /vendor/: the official client from npm, never a CDN.
 # name -> (npm package folder, file in its dist/); 2.x comes from the alias socket.io-client-v2.
@@ -73,6 +75,7 @@ def client_config(query: Mapping[str, str], settings: Settings) -> dict:
         "tickMs": int(tick),
         "url": _pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
         "path": _pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
+        "join": _choice(query, "join", JOINS, "none"),
     }
 
 

@@ -63,6 +63,7 @@ class Settings:
     message_queue: str | None = None   # redis://host:port/db: several instances share emits and broadcasts
     max_decode_packets: int | None = None   # python-engineio's packets per polling POST; None: its default (16)
     tick_ms: int = 0    # > 0: emit `tick` {"n": n} to every client of `/` this often, and log `tick n=…`
+    room_tick_ms: int = 0    # > 0: emit `room_tick` {"n": n} to the room `news` this often, logged with its members
 
     @property
     def client_bundle(self) -> Path:
@@ -172,9 +173,24 @@ def _tick_ms(env: Mapping[str, str]) -> int:
     return value
 
 
+def _room_tick_ms(env: Mapping[str, str]) -> int:
+    value = _int(env, "SIOLAB_ROOM_TICK_MS", 0, 0, "milliseconds")
+    if 0 < value < 50:
+        raise SettingsError("SIOLAB_ROOM_TICK_MS", f"{value} is below 50 milliseconds (0 turns room ticks off)")
+    return value
+
+
+def _no_state_recovery(env: Mapping[str, str]) -> None:
+    # socket.io's connectionStateRecovery has no python-socketio counterpart: refuse rather than pretend.
+    if env.get("SIOLAB_STATE_RECOVERY", "").strip() not in ("", "0"):
+        raise SettingsError("SIOLAB_STATE_RECOVERY", "python-socketio has no connection state recovery "
+                                                     "(socket.io's connectionStateRecovery is the Node server's)")
+
+
 def from_env(env: Mapping[str, str] | None = None,
              allowed_async_modes: tuple[str, ...] = FLASK_ASYNC_MODES) -> Settings:
     env = os.environ if env is None else env
+    _no_state_recovery(env)
     delay = _int(env, "SIOLAB_RECONNECTION_DELAY_MS", 500, 0, "milliseconds")
     return Settings(
         async_mode=_async_mode(env, allowed_async_modes),
@@ -190,6 +206,7 @@ def from_env(env: Mapping[str, str] | None = None,
         message_queue=_message_queue(env),
         max_decode_packets=_int(env, "SIOLAB_MAX_DECODE_PACKETS", 0, 1, "packets") or None,
         tick_ms=_tick_ms(env),
+        room_tick_ms=_room_tick_ms(env),
     )
 
 

@@ -9,6 +9,10 @@
 //          row, getAppSocket() makes no new socket for random(0.5..1.5) × delay × 2^(n-1)
 //          (capped at reconnectionDelayMax); a connect clears the count.
 //
+// cfg.join (?join=): "once" emits `join` "news" on the socket's first connect only (state a
+// reconnect may lose), "every" on every connect; each join and each `room_tick` is reported, and
+// every connect reports socket.recovered (connection state recovery, socket.io-client >= 4.6).
+//
 // The page uses the socket the way the app does: getAppSocket() on load and again every
 // tickMs, so the fixed variant re-creates its socket on the next tick.
 //
@@ -74,6 +78,7 @@
 
   function wire(socket) {
     const manager = socket.io;
+    let joined = false;
 
     socket.on("connect", function () {
       failures = 0;
@@ -84,8 +89,14 @@
         eio_sid: engine ? engine.id : null,
         transport: transport,
         namespace: namespace,
+        recovered: socket.recovered === undefined ? null : socket.recovered,
       });
       show("connected " + namespace + " sid=" + socket.id + " transport=" + transport);
+      if (cfg.join === "every" || (cfg.join === "once" && !joined)) {
+        joined = true;
+        socket.emit("join", "news");
+        report("sio.join", { room: "news", sid: socket.id, namespace: namespace });
+      }
     });
 
     socket.on("disconnect", function (reason) {
@@ -117,6 +128,8 @@
     socket.on("message", function (data) { showMessage("message " + JSON.stringify(data)); });
     // The server's numbered heartbeat (SIOLAB_TICK_MS): which of its emits reached the page.
     socket.on("tick", function (data) { report("sio.event", { event: "tick", n: data && data.n, namespace: namespace }); });
+    // The server's numbered emits to the room `news` (SIOLAB_ROOM_TICK_MS): which reached the page.
+    socket.on("room_tick", function (data) { report("sio.event", { event: "room_tick", n: data && data.n, boot: data && data.boot, namespace: namespace }); });
   }
 
   function getAppSocket() {
