@@ -133,6 +133,10 @@ class BrowserClient(CellClient):
             query += f"&url=http://{self.profile['socket_host']}:{self.topology.port}"
         if self.profile["sio_path"]:
             query += f"&path={self.profile['sio_path']}"
+        if self.profile["handlers"] != "once":
+            query += f"&handlers={self.profile['handlers']}"
+        if self.profile["mounts"] != 1:
+            query += f"&mounts={self.profile['mounts']}"
         return f"{path}{sep}{query}"
 
     def _page_origin(self) -> str:

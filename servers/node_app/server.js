@@ -290,6 +290,8 @@ function pythonJson(value) {
 const SINGLETON_VARIANTS = ["naive", "fixed", "backoff"];
 const TRANSPORTS = { default: null, polling: ["polling"], websocket: ["websocket"] };
 const NAMESPACES = ["/", "/chat", "/admin"];
+const HANDLERS = ["once", "in-connect"];
+const MOUNTS = ["1", "2"];
 
 class PageParamError extends Error {}
 
@@ -324,6 +326,8 @@ function pageContext(page, query, settings, user) {
       tickMs: Number(tick),
       url: pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
       path: pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
+      handlers: choice(query, "handlers", HANDLERS, "once"),
+      mounts: Number(choice(query, "mounts", MOUNTS, "1")),
     };
   }
   return {

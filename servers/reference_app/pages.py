@@ -10,6 +10,8 @@ for static/app-socket.js:
     ?client=v4|v2                 the socket.io-client build: 4.x, or 2.x (Engine.IO 3) from the npm alias
     ?url=http://host:port         connect there instead of the page's own origin (a cross-origin socket)
     ?path=/socket.io              the client's Socket.IO path (a wrong one for the wrong-path incident)
+    ?handlers=once|in-connect     the app's handlers registered once, or inside `connect` (one more per reconnection)
+    ?mounts=1|2                   2: a second mount makes its own socket besides the singleton (a double mount)
     ?socket=0                     do not load Socket.IO at all (incident 000's fix)
 
 Plain paths only in templates (no url_for), so the aiohttp app renders them with Jinja2 too.
@@ -35,6 +37,8 @@ TRANSPORTS = {
     "websocket": ["websocket"],
 }
 NAMESPACES = ("/", "/chat", "/admin")      # /admin: a namespace no server has (a path taken for one)
+HANDLERS = ("once", "in-connect")          # where the page registers its handlers (duplicate-handlers)
+MOUNTS = ("1", "2")                         # how many times the page mounts its socket code (2: a double mount)
 # The only files served under /vendor/: the official client from npm, never a CDN.
 # name -> (npm package folder, file in its dist/); 2.x comes from the alias socket.io-client-v2.
 VENDOR_FILES = {
@@ -73,6 +77,8 @@ def client_config(query: Mapping[str, str], settings: Settings) -> dict:
         "tickMs": int(tick),
         "url": _pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
         "path": _pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
+        "handlers": _choice(query, "handlers", HANDLERS, "once"),
+        "mounts": int(_choice(query, "mounts", MOUNTS, "1")),
     }
 
 
