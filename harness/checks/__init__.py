@@ -43,3 +43,4 @@ from . import idle_timeout, load_balancing  # noqa: E402,F401
 from . import freeze, stall  # noqa: E402,F401
 from . import storm_waves  # noqa: E402,F401
 from . import packets  # noqa: E402,F401
+from . import deliveries  # noqa: E402,F401

@@ -2,11 +2,10 @@
 server's emits meanwhile and of its session once it woke?"""
 from __future__ import annotations
 
-import re
-
 from ..core.app_log import TICK
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
+from .deliveries import tick_number
 from .server_side import session_ends
 
 
@@ -67,9 +66,6 @@ def back_after_thaw_s(v: CellView) -> Finding:
 
 # --- the server's numbered emits (setting tick_ms): which reached the frozen client
 
-_N_IN_ARGS = re.compile(r"'n': (\d+)")    # python-socketio's recorded args: "({'n': 3},)"
-
-
 def _ticks_emitted_while_frozen(v: CellView):
     """The server's tick log lines from the freeze until it dropped the session (or the client woke)."""
     window = _window(v)
@@ -84,12 +80,8 @@ def _ticks_emitted_while_frozen(v: CellView):
 def _ticks_received(v: CellView) -> dict[int, object]:
     got = {}
     for e in v.of("sio.event", src=CLIENT_SOURCES):
-        if e.data.get("event") != "tick":
-            continue
-        n = e.data.get("n")
-        if n is None and (m := _N_IN_ARGS.search(str(e.data.get("args", "")))):
-            n = int(m.group(1))
-        if isinstance(n, int):
+        n = tick_number(e)
+        if n is not None:
             got.setdefault(n, e)
     return got
 
