@@ -397,6 +397,7 @@ def test_node_pages_are_the_reference_templates(node_server):
     flask_client = flask_app.test_client()
     node = requests.Session()
     for path in ["/", "/?singleton=fixed&transport=polling&ns=/chat&tick=100", "/?transport=websocket",
+                 "/?handlers=in-connect&mounts=2", "/?handlers=twice", "/?mounts=3",
                  "/admin", "/admin?socket=0", "/?singleton=bogus", "/?tick=10", "/?ns=/x",
                  "/?client=v2&url=http://localhost:5000&path=/ws&ns=/admin", "/?client=v3",
                  "/?url=javascript:alert(1)", "/?path=ws"]:

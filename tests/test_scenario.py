@@ -133,6 +133,9 @@ def test_client_profiles_pick_build_origin_and_path(tmp_path):
     client.topology = type("T", (), {"port": 5000})()
     assert client.page_path() == ("http://localhost:5000/?singleton=naive&transport=default&client=v2"
                                   "&url=http://127.0.0.1:5000&path=/ws")
+    # The page's own code around its socket (duplicate-handlers): only what differs from the default is asked for.
+    client.profile = {**profile, "handlers": "in-connect", "mounts": 2}
+    assert client.page_path().endswith("&path=/ws&handlers=in-connect&mounts=2")
     # {port} in cors_origins is the server's own port.
     settings = ServerSettings(cors_origins=s.settings["cors_origins"])
     assert settings.for_port(5001).cors_origins == "http://127.0.0.1:5001"
@@ -148,6 +151,12 @@ def test_client_profiles_pick_build_origin_and_path(tmp_path):
      "only for storm clients"),
     ("page_host: localhost", "page_host: 'http://localhost'", "clients.page-v2.page_host", "a host name"),
     ("sio_path: /ws}", "sio_path: ws}", "clients.page-v2.sio_path", "a path such as /socket.io"),
+    ("sio_path: /ws}", "sio_path: /ws, handlers: twice}", "clients.page-v2.handlers", "one of once, in-connect"),
+    ("sio_path: /ws}", "sio_path: /ws, mounts: 3}", "clients.page-v2.mounts", "1 or 2"),
+    ("sio_path: /ws}", "sio_path: /ws, mounts: true}", "clients.page-v2.mounts", "1 or 2"),
+    ("py-ws: {kind: python,", "py-ws: {kind: python, handlers: in-connect,", "clients.py-ws.handlers",
+     "only for browser clients"),
+    ("py-ws: {kind: python,", "py-ws: {kind: python, mounts: 2,", "clients.py-ws.mounts", "only for browser clients"),
 ])
 def test_client_profile_errors_name_file_line_field(tmp_path, old, new, field, reason):
     path = write(tmp_path, PROFILES.replace(old, new, 1))

@@ -44,3 +44,4 @@ from . import freeze, stall  # noqa: E402,F401
 from . import storm_waves  # noqa: E402,F401
 from . import packets  # noqa: E402,F401
 from . import room_state  # noqa: E402,F401
+from . import deliveries  # noqa: E402,F401

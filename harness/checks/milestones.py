@@ -13,6 +13,7 @@ from typing import Callable
 
 from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
+from .deliveries import tick_reached_all
 from .packets import bursts, emitted, message_posts
 from .numbered_emits import receptions
 from .room_state import room_emits
@@ -376,3 +377,11 @@ def held(v: CellView, p: Progress) -> bool:
                         "nothing with the old sid can still be answered), or held (it kept its session past the fault)")
 def weathered(v: CellView, p: Progress) -> bool:
     return settled(v, p) or held(v, p)
+
+
+@milestone("tick_delivered", "since the latest fault (before any: since the start), every socket the page holds is "
+                             "connected on a new session, on the WebSocket unless the cell polls, and a `tick` the server "
+                             "logged after its connect lines of all of them has reached the page on each (setting "
+                             "tick_ms): the round's deliveries are countable, and a next fault meets steady sessions")
+def tick_delivered(v: CellView, p: Progress) -> bool:
+    return tick_reached_all(v, p.t_fault, p.transport)

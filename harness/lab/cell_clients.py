@@ -135,6 +135,10 @@ class BrowserClient(CellClient):
             query += f"&path={self.profile['sio_path']}"
         if self.profile["join"] != "none":
             query += f"&join={self.profile['join']}"
+        if self.profile["handlers"] != "once":
+            query += f"&handlers={self.profile['handlers']}"
+        if self.profile["mounts"] != 1:
+            query += f"&mounts={self.profile['mounts']}"
         return f"{path}{sep}{query}"
 
     def _page_origin(self) -> str:

@@ -61,12 +61,18 @@ class ClientProfile:
     sio_path: str | None = _profile(None, str)
     # when the client joins the room `news` (event `join`): never, on its first connect only, on every connect
     join: str = _profile("none", str)
+    # the page's own code around its socket (duplicate-handlers): where it registers its handlers, and how
+    # many times it mounts (2: a framework's double mount, a second socket besides the singleton)
+    handlers: str = _profile("once", str, "browser")
+    mounts: int = _profile(1, int, "browser")
 
 
 PROFILE_FIELDS = {f.name: f.metadata["types"] for f in fields(ClientProfile)}
 PROFILE_DEFAULTS = {f.name: f.default for f in fields(ClientProfile) if f.name != "kind"}
 JOINS = ("none", "once", "every")       # the page's ?join= and the Python client's join_room
 CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
+PAGE_HANDLERS = ("once", "in-connect")  # registered once when the socket is made, or inside its `connect` handler
+PAGE_MOUNTS = (1, 2)                    # the page's socket code mounted once, or twice (a double mount)
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
@@ -390,6 +396,10 @@ def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
             raise loc.error(f"{cpath}.join", f"one of {', '.join(JOINS)} (when the client joins the room `news`)")
         if spec.get("join", "none") != "none" and spec.get("kind") == "storm":
             raise loc.error(f"{cpath}.join", "only for browser and python clients")
+        if spec.get("handlers", "once") not in PAGE_HANDLERS:
+            raise loc.error(f"{cpath}.handlers", f"one of {', '.join(PAGE_HANDLERS)} (where the page registers its handlers)")
+        if spec.get("mounts", 1) not in PAGE_MOUNTS or isinstance(spec.get("mounts"), bool):
+            raise loc.error(f"{cpath}.mounts", "1 or 2 (2: the page mounts twice, a second socket besides the singleton)")
         for f in fields(ClientProfile):
             if f.name in spec and f.metadata["only"] not in (None, spec.get("kind")):
                 raise loc.error(f"{cpath}.{f.name}", f"only for {f.metadata['only']} clients")

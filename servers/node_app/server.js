@@ -305,6 +305,8 @@ const SINGLETON_VARIANTS = ["naive", "fixed", "backoff"];
 const TRANSPORTS = { default: null, polling: ["polling"], websocket: ["websocket"] };
 const NAMESPACES = ["/", "/chat", "/admin"];
 const JOINS = ["none", "once", "every"];
+const HANDLERS = ["once", "in-connect"];
+const MOUNTS = ["1", "2"];
 
 class PageParamError extends Error {}
 
@@ -340,6 +342,8 @@ function pageContext(page, query, settings, user) {
       url: pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
       path: pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
       join: choice(query, "join", JOINS, "none"),
+      handlers: choice(query, "handlers", HANDLERS, "once"),
+      mounts: Number(choice(query, "mounts", MOUNTS, "1")),
     };
   }
   return {

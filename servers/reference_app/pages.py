@@ -11,6 +11,8 @@ for static/app-socket.js:
     ?url=http://host:port         connect there instead of the page's own origin (a cross-origin socket)
     ?path=/socket.io              the client's Socket.IO path (a wrong one for the wrong-path incident)
     ?join=none|once|every         emit `join` "news" on the first connect only, or on every connect
+    ?handlers=once|in-connect     the app's handlers registered once, or inside `connect` (one more per reconnection)
+    ?mounts=1|2                   2: a second mount makes its own socket besides the singleton (a double mount)
     ?socket=0                     do not load Socket.IO at all (incident 000's fix)
 
 Plain paths only in templates (no url_for), so the aiohttp app renders them with Jinja2 too.
@@ -37,6 +39,8 @@ TRANSPORTS = {
 }
 JOINS = ("none", "once", "every")         # when the page joins the room `news` (reconnect-state)
 NAMESPACES = ("/", "/chat", "/admin")      # /admin: a namespace no server has (a path taken for one)
+HANDLERS = ("once", "in-connect")          # where the page registers its handlers (duplicate-handlers)
+MOUNTS = ("1", "2")                         # how many times the page mounts its socket code (2: a double mount)
 # The only files served under /vendor/: the official client from npm, never a CDN.
 # name -> (npm package folder, file in its dist/); 2.x comes from the alias socket.io-client-v2.
 VENDOR_FILES = {
@@ -76,6 +80,8 @@ def client_config(query: Mapping[str, str], settings: Settings) -> dict:
         "url": _pattern(query, "url", URL_PATTERN, "an origin like http://127.0.0.1:5000"),
         "path": _pattern(query, "path", PATH_PATTERN, "a path like /socket.io"),
         "join": _choice(query, "join", JOINS, "none"),
+        "handlers": _choice(query, "handlers", HANDLERS, "once"),
+        "mounts": int(_choice(query, "mounts", MOUNTS, "1")),
     }
 
 

@@ -16,6 +16,15 @@
 // The page uses the socket the way the app does: getAppSocket() on load and again every
 // tickMs, so the fixed variant re-creates its socket on the next tick.
 //
+// Two mistakes of app code around the socket (issue 12, duplicate-handlers), each off by default:
+//   handlers: "in-connect": the app's handlers (here `tick`) are registered inside the socket's
+//          `connect` handler, so every reconnection adds one more; "once" (default): registered
+//          once, when the socket is made.
+//   mounts: 2: the page mounts twice (a framework's double mount, as React StrictMode does in
+//          development) and each mount calls io() itself with no cleanup: a second socket, with
+//          its own handlers, besides the singleton's; 1 (default): the singleton only.
+// Every socket the page makes is numbered (`socket` in its reports) and reported (`sio.socket`).
+//
 // Every socket event is reported to the lab through window.__siolabReport(kind, data), a
 // binding the lab's browser driver exposes; opened by a person, the page logs to the console.
 (function () {
@@ -26,6 +35,8 @@
   const namespace = cfg.namespace || "/";
   const RESET_ON_DISCONNECT = ["transport error", "transport close"];
   const RESETS = variant === "fixed" || variant === "backoff";
+  const HANDLERS_IN_CONNECT = cfg.handlers === "in-connect";
+  let sockets = 0;          // every socket the page makes, numbered from 1
   let failures = 0;         // backoff: failures in a row
   let notBefore = 0;        // backoff: no new socket before this time (ms)
 
@@ -76,9 +87,24 @@
     show("reset (" + reason + "); a new socket on the next tick");
   }
 
-  function wire(socket) {
+  function wire(socket, number) {
     const manager = socket.io;
     let joined = false;
+    const engineId = function () { return manager.engine ? manager.engine.id : null; };
+
+    // The app's own handlers: the server's numbered heartbeat (SIOLAB_TICK_MS) and its numbered emits to
+    // the room `news` (SIOLAB_ROOM_TICK_MS), one report per call of the handler (which of its emits
+    // reached the page, and how many times the page's code ran for each).
+    function appHandlers() {
+      socket.on("hello", function (data) { showMessage("hello " + JSON.stringify(data)); });
+      socket.on("message", function (data) { showMessage("message " + JSON.stringify(data)); });
+      socket.on("tick", function (data) {
+        report("sio.event", { event: "tick", n: data && data.n, namespace: namespace, socket: number, eio_sid: engineId() });
+      });
+      socket.on("room_tick", function (data) {
+        report("sio.event", { event: "room_tick", n: data && data.n, boot: data && data.boot, namespace: namespace, socket: number });
+      });
+    }
 
     socket.on("connect", function () {
       failures = 0;
@@ -90,6 +116,7 @@
         transport: transport,
         namespace: namespace,
         recovered: socket.recovered === undefined ? null : socket.recovered,
+        socket: number,
       });
       show("connected " + namespace + " sid=" + socket.id + " transport=" + transport);
       if (cfg.join === "every" || (cfg.join === "once" && !joined)) {
@@ -97,10 +124,12 @@
         socket.emit("join", "news");
         report("sio.join", { room: "news", sid: socket.id, namespace: namespace });
       }
+      if (HANDLERS_IN_CONNECT) appHandlers();   // the mistake: one more set of handlers per (re)connection
     });
+    if (!HANDLERS_IN_CONNECT) appHandlers();
 
     socket.on("disconnect", function (reason) {
-      report("sio.disconnect", { reason: reason, namespace: namespace });
+      report("sio.disconnect", { reason: reason, namespace: namespace, socket: number });
       show("disconnected: " + reason);
       if (RESETS && RESET_ON_DISCONNECT.indexOf(reason) >= 0) reset(socket, reason);
     });
@@ -119,35 +148,38 @@
     // The manager makes a new engine for every (re)connection; watch each one's upgrade.
     manager.on("open", function () {
       manager.engine.on("upgrade", function (transport) {
-        report("sio.upgrade", { transport: transport.name });
+        report("sio.upgrade", { transport: transport.name, socket: number });
         show("connected " + namespace + " sid=" + socket.id + " transport=" + transport.name);
       });
     });
+  }
 
-    socket.on("hello", function (data) { showMessage("hello " + JSON.stringify(data)); });
-    socket.on("message", function (data) { showMessage("message " + JSON.stringify(data)); });
-    // The server's numbered heartbeat (SIOLAB_TICK_MS): which of its emits reached the page.
-    socket.on("tick", function (data) { report("sio.event", { event: "tick", n: data && data.n, namespace: namespace }); });
-    // The server's numbered emits to the room `news` (SIOLAB_ROOM_TICK_MS): which reached the page.
-    socket.on("room_tick", function (data) { report("sio.event", { event: "room_tick", n: data && data.n, boot: data && data.boot, namespace: namespace }); });
+  // A second io() for the same namespace gets a new Manager (socket.io-client does not
+  // reuse a cached one that already has this namespace): a fresh socket, a fresh handshake.
+  // cfg.url: a socket on another origin than the page's (the wrong-origin incident).
+  // The same call works with socket.io-client 2.x (?client=v2), which the page may load instead.
+  function newSocket(by) {
+    const target = (cfg.url || "") + (namespace === "/" ? "" : namespace);
+    const socket = target ? io(target, clientOptions()) : io(clientOptions());
+    sockets += 1;
+    report("sio.socket", { socket: sockets, by: by });
+    wire(socket, sockets);
+    return socket;
   }
 
   function getAppSocket() {
     if (window.__appSocket) return window.__appSocket;
     if (Date.now() < notBefore) return null;  // backoff: not yet
-    // A second io() for the same namespace gets a new Manager (socket.io-client does not
-    // reuse a cached one that already has this namespace): a fresh socket, a fresh handshake.
-    // cfg.url: a socket on another origin than the page's (the wrong-origin incident).
-    // The same call works with socket.io-client 2.x (?client=v2), which the page may load instead.
-    const target = (cfg.url || "") + (namespace === "/" ? "" : namespace);
-    const socket = target ? io(target, clientOptions()) : io(clientOptions());
+    const socket = newSocket("getAppSocket");
     window.__appSocket = socket;
-    report("singleton.create", { variant: variant });
-    wire(socket);
+    report("singleton.create", { variant: variant, socket: sockets });
     return socket;
   }
 
   window.getAppSocket = getAppSocket;
   getAppSocket();
+  // mounts 2: the page's second mount makes its own socket, as a component whose effect calls io() and
+  // has no cleanup does when React StrictMode mounts it twice; nothing ever closes it.
+  for (let mount = 2; mount <= (cfg.mounts || 1); mount++) newSocket("mount " + mount);
   setInterval(getAppSocket, cfg.tickMs || cfg.reconnectionDelay || 1000);
 })();
