@@ -299,3 +299,23 @@ def test_serve_refuses_bad_flags_with_exit_2(argv, says):
     out = subprocess.run([sys.executable, "-m", "harness", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2, out.stderr
     assert says in out.stderr and "Traceback" not in out.stderr
+
+
+def test_validate_checks_scenarios_and_config_without_running(tmp_path, capsys):
+    from harness.entrypoints.cli import main
+
+    good = write(tmp_path, GOOD)
+    assert main(["validate", str(good), "server-stall"]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: ok (2 cells, 0 claims)" in out and "server-stall.yaml: ok" in out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("name: tiny", "name: bad\nclients: 3"))
+    toml_bad, toml_good = tmp_path / "siolab.toml", tmp_path / "ok.toml"
+    toml_bad.write_text('mode = ["gevent"]\njobs = "many"\n')
+    toml_good.write_text('mode = ["gevent"]\n')
+    assert main(["validate", str(good), str(bad), str(toml_bad), str(toml_good)]) == 2
+    captured = capsys.readouterr()
+    assert f"{bad}:2: clients: must be a mapping" in captured.err
+    assert f"{toml_bad}:2: jobs: must be a whole number" in captured.err
+    assert f"{good}: ok" in captured.out and f"{toml_good}: ok (1 knob)" in captured.out

@@ -240,6 +240,25 @@ def cmd_serve(args) -> int:
             return EXIT_OK
 
 
+def cmd_validate(args) -> int:
+    """Check scenario files and siolab.toml without running anything: one line per file, 2 if one is bad."""
+    from ..lab.config import read_config
+
+    bad = 0
+    for name in args.files:
+        try:
+            if name.endswith(".toml"):
+                knobs = read_config(Path(name))
+                print(f"{name}: ok ({len(knobs)} knob{'s' * (len(knobs) != 1)})")
+            else:
+                scenario = load_scenario(name)
+                print(f"{scenario.path}: ok ({len(scenario.cells)} cells, {len(scenario.claims)} claims)")
+        except (ScenarioError, ConfigError) as exc:
+            bad += 1
+            print(f"siolab: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
 def cmd_doctor(args) -> int:
     from .doctor import run as run_doctor
 
@@ -320,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--message-queue", help="redis://host:port/db: Flask-SocketIO's message queue, shared by instances")
     s.add_argument("--out", help="folder for logs and timeline")
     s.set_defaults(func=cmd_serve)
+
+    v = sub.add_parser("validate", help="check scenario files and siolab.toml without running anything; exit 2 if one is bad")
+    v.add_argument("files", nargs="+", metavar="FILE", help="scenario files (or catalogue names) and siolab.toml files")
+    v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser("doctor", help="check that this machine has everything a run needs; exit 1 if not")
     d.add_argument("--json", action="store_true", help="machine-readable output")
