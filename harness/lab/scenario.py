@@ -193,7 +193,8 @@ class _Located:
         while probe and probe not in self.lines:
             probe = probe.rpartition(".")[0]
         line = self.lines.get(probe, 1)
-        return ScenarioError(f"{self.path}:{line}: {field_path or '(top)'}: {reason}")
+        shown = field_path if field_path.isprintable() else repr(field_path)[1:-1]   # one line, whatever the key
+        return ScenarioError(f"{self.path}:{line}: {shown or '(top)'}: {reason}")
 
 
 
@@ -232,7 +233,10 @@ def load(name_or_path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]   # one line (a ReaderError has two)
+        if isinstance(exc, yaml.reader.ReaderError):
+            reason += f" (character {exc.position})"
+        raise ScenarioError(f"{where}: not valid YAML: {reason}") from None
     loc = _Located(path, node)
     if not isinstance(raw, dict):
         raise loc.error("", "a scenario is a mapping with name, matrix, steps, expect")
