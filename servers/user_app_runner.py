@@ -109,6 +109,10 @@ def serve_reloader(spec: str, host: str, port: int, marker: str) -> None:
     """The local set-up: Werkzeug with the stat reloader; touching `marker` replaces the child."""
     import werkzeug.serving
 
+    from servers.reloader_child import die_with_reloader_parent
+
+    die_with_reloader_parent()
+
     obj = load(spec)
     kind, eio = classify(obj)
     if FAMILIES[kind] != "wsgi":

@@ -47,3 +47,13 @@ def pids_alive(pids):
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated cases the fuzz tests tried (tests/test_fuzz.py), when they ran."""
+    import sys
+
+    fuzz = sys.modules.get("tests.test_fuzz")
+    if fuzz is not None and fuzz.CASES:
+        terminalreporter.write_line("fuzz cases tried: " + ", ".join(f"{k} {n}" for k, n in fuzz.CASES.items())
+                                    + f"; {sum(fuzz.CASES.values())} in all")

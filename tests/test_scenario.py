@@ -248,3 +248,83 @@ def test_settings_variant_errors_name_file_line_field(tmp_path, old, new, field,
     with pytest.raises(ScenarioError) as err:
         load(path)
     assert f": {field}: " in str(err.value) and reason in str(err.value), str(err.value)
+
+
+SECTIONS = {"settings": dict, "clients": dict, "faults": dict, "fronts": dict, "setting_variants": dict,
+            "matrix": list, "steps": list, "expect": list, "claims": list}
+
+
+WRONG = {dict: ["3", "'text'", "[1, 2]", "true", "2.5"], list: ["3", "'text'", "{a: 1}", "true", "2.5"]}
+
+
+@pytest.mark.parametrize("section, value", [(s, v) for s in sorted(SECTIONS) for v in WRONG[SECTIONS[s]]])
+def test_a_section_of_the_wrong_type_names_its_line_and_field(tmp_path, section, value):
+    """Issue 13: `clients: 3` (or a string, a list …) was an AttributeError traceback."""
+    path = write(tmp_path, GOOD.replace("name: tiny", f"name: tiny\n{section}: {value}", 1)
+                 if section not in ("matrix", "steps", "expect", "faults")
+                 else _replace_section(GOOD, section, value))
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith(f"{section}:"))
+    assert str(err.value).startswith(f"{path}:{line}: {section}: must be "), err.value
+
+
+def _replace_section(text: str, section: str, value: str) -> str:
+    """GOOD with the block of `section:` replaced by a one-line value."""
+    out, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith(f"{section}:"):
+            out.append(f"{section}: {value}")
+            skipping = True
+        elif skipping and line.startswith(" "):
+            continue
+        else:
+            skipping = False
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("old, new, field, reason", [
+    ("matrix:\n  - mode: [gevent]\n    client: [python]\n    transport: [polling, default]\n    fault: [restart]",
+     "matrix: []", "matrix", "no group"),
+    ("transport: [polling, default]", "transport: []", "matrix.0.transport", "no value"),
+    ("name: tiny", "name: tiny\ntitle: [a, b]", "title", "must be text"),
+])
+def test_empty_matrices_and_untyped_text_are_errors(tmp_path, old, new, field, reason):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ScenarioError, match=rf"tiny.yaml:\d+: {field}: .*{reason}"):
+        load(path)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["serve", "gevent", "--port", "99999"], "a TCP port is 1-65535"),
+    (["serve", "gevent", "--port", "-1"], "a TCP port is 1-65535"),
+    (["serve", "aiohttp", "--ping-interval", "-3"], "--ping-interval -3: must be whole seconds >= 1"),
+    (["serve", "aiohttp", "--ping-timeout", "0"], "--ping-timeout 0: must be whole seconds >= 1"),
+])
+def test_serve_refuses_bad_flags_with_exit_2(argv, says):
+    """Issue 13: these ended in gunicorn's OverflowError and a SettingError traceback."""
+    out = subprocess.run([sys.executable, "-m", "harness", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert says in out.stderr and "Traceback" not in out.stderr
+
+
+def test_validate_checks_scenarios_and_config_without_running(tmp_path, capsys):
+    from harness.entrypoints.cli import main
+
+    good = write(tmp_path, GOOD)
+    assert main(["validate", str(good), "server-stall"]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: ok (2 cells, 0 claims)" in out and "server-stall.yaml: ok" in out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("name: tiny", "name: bad\nclients: 3"))
+    toml_bad, toml_good = tmp_path / "siolab.toml", tmp_path / "ok.toml"
+    toml_bad.write_text('mode = ["gevent"]\njobs = "many"\n')
+    toml_good.write_text('mode = ["gevent"]\n')
+    assert main(["validate", str(good), str(bad), str(toml_bad), str(toml_good)]) == 2
+    captured = capsys.readouterr()
+    assert f"{bad}:2: clients: must be a mapping" in captured.err
+    assert f"{toml_bad}:2: jobs: must be a whole number" in captured.err
+    assert f"{good}: ok" in captured.out and f"{toml_good}: ok (1 knob)" in captured.out

@@ -171,3 +171,67 @@ def test_startup_timeout_when_never_ready(tmp_path):
             sup.wait_ready(p, lambda: False, timeout=0.5)
         assert "did not answer" in str(err.value)
     assert pids_alive([p.pid]) == []
+
+
+def _descendants(root: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        pid, ppid = map(int, line.split())
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _mentioning(text: str) -> list[int]:
+    """Processes whose command line names `text` (the run folder: the reloader's marker lives there)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.parametrize("ups", [1, 2], ids=["server-up", "after-the-restart"])
+def test_killed_harness_leaves_no_reloader_child(tmp_path, ups):
+    """Issue 13: SIGKILL of `siolab run` left the Werkzeug reloader's child (a grandchild of the
+    harness) running and listening with parent 1. Killed once the server answered (and, second
+    case, once the reloader had replaced its child), nothing of the run may remain."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "stale-sid-after-restart", "--mode", "reloader",
+                             "--client", "python", "--jobs", "1", "--out", str(run_dir)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Killed while a cell has had `ups` servers up (not yet ended) and the reloader's parent
+        # and child of this run are both there: the grandchild is what this test is about.
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "never saw a cell with the reloader's parent and child up"
+            ports = set()
+            for timeline in run_dir.glob("cells/*/timeline.jsonl"):
+                events = [json.loads(line) for line in timeline.read_text().splitlines() if line.endswith("}")]
+                up = [e["data"]["port"] for e in events if e["kind"] == "server.up"]
+                if len(up) >= ups and not any(e["kind"] == "cell.end" for e in events):
+                    ports = set(up)
+            family = _descendants(proc.pid)
+            if ports and len([p for p in _mentioning(str(run_dir)) if p in family]) >= 2:
+                break
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    left = lambda: pids_alive(sorted(set(family) | set(_mentioning(str(run_dir)))))   # noqa: E731
+    while time.monotonic() < deadline and (left() or any(port_is_listening(p) for p in ports)):
+        time.sleep(0.1)
+    assert left() == [], subprocess.run(["ps", "-o", "pid,ppid,args", "-p", ",".join(map(str, left()))],
+                                        capture_output=True, text=True).stdout
+    assert [p for p in ports if port_is_listening(p)] == []

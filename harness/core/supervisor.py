@@ -2,8 +2,9 @@
 
 Each child runs in its own process group (so a Werkzeug reloader's child or gunicorn's
 workers go with it), gets PR_SET_PDEATHSIG so that even a SIGKILLed harness takes it
-down, and has its output streamed line by line into a log file in the run folder and
-into the timeline. `Supervisor` is a context manager: leaving it, on any path, kills
+down (a grandchild that outlives its parent, the Werkzeug reloader's child, asks for the
+same itself: servers/reloader_child.py), and has its output streamed line by line into a
+log file in the run folder and into the timeline. `Supervisor` is a context manager: leaving it, on any path, kills
 every group it started.
 """
 from __future__ import annotations

@@ -101,15 +101,15 @@ class Timeline:
 
 
 def load(path: Path) -> list[Event]:
-    """Read a saved timeline; a truncated last line (a killed run) is ignored."""
+    """Read a saved timeline; a truncated last line (a killed run), or any line that is not an event, is ignored."""
     events = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip()
             if not line:
                 continue
             try:
                 events.append(Event.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, ValueError):
+            except (json.JSONDecodeError, KeyError, ValueError, TypeError, AttributeError):
                 continue
     return sorted(events, key=lambda e: e.t)

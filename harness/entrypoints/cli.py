@@ -202,8 +202,8 @@ def cmd_list(args) -> int:
 
 def cmd_serve(args) -> int:
     from ..modes import get_mode
-    from ..modes.base import ServerSettings
-    from ..core.supervisor import Supervisor, TerminationAsInterrupt
+    from ..modes.base import ServerSettings, SettingError
+    from ..core.supervisor import StartupError, Supervisor, TerminationAsInterrupt, port_is_listening
     from ..core.timeline import Timeline
     from ..lab.topology import Server
 
@@ -211,13 +211,24 @@ def cmd_serve(args) -> int:
         mode = get_mode(args.mode)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    try:
+        settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
+                                  extra_env={"SIOLAB_MESSAGE_QUEUE": args.message_queue} if args.message_queue else {})
+    except SettingError as exc:
+        flag = "--" + exc.name.replace("_", "-")
+        raise BadInput(f"{flag} {getattr(args, exc.name, '')}: {exc.reason.split(' (python-engineio')[0]}") from None
+    if args.port is not None and port_is_listening(args.port):
+        # The readiness probe would get its answer from whoever listens there.
+        raise BadInput(f"--port {args.port}: something already listens on 127.0.0.1:{args.port}")
     run_dir = Path(args.out) if args.out else RUNS_DIR / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
-    settings = ServerSettings(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout,
-                              extra_env={"SIOLAB_MESSAGE_QUEUE": args.message_queue} if args.message_queue else {})
     with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:
         server = Server(sup, timeline, mode, settings, port=args.port)
         try:
-            server.start()
+            try:
+                server.start()
+            except StartupError as exc:
+                print(f"siolab: {mode.name} did not start: {exc}", file=sys.stderr)
+                return EXIT_FAILED
             print(f"{mode.name} ({mode.description}) on http://127.0.0.1:{server.port}/ "
                   f"ping {args.ping_interval}s/{args.ping_timeout}s · logs in {run_dir}/logs · Ctrl-C stops it", flush=True)
             while server.proc and server.proc.alive():
@@ -227,6 +238,25 @@ def cmd_serve(args) -> int:
         except KeyboardInterrupt:
             print("stopping", file=sys.stderr)
             return EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    """Check scenario files and siolab.toml without running anything: one line per file, 2 if one is bad."""
+    from ..lab.config import read_config
+
+    bad = 0
+    for name in args.files:
+        try:
+            if name.endswith(".toml"):
+                knobs = read_config(Path(name))
+                print(f"{name}: ok ({len(knobs)} knob{'s' * (len(knobs) != 1)})")
+            else:
+                scenario = load_scenario(name)
+                print(f"{scenario.path}: ok ({len(scenario.cells)} cells, {len(scenario.claims)} claims)")
+        except (ScenarioError, ConfigError) as exc:
+            bad += 1
+            print(f"siolab: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT if bad else EXIT_OK
 
 
 def cmd_doctor(args) -> int:
@@ -256,6 +286,16 @@ def cmd_diagnose(args) -> int:
     except BrokenPipeError:  # `siolab diagnose … | head`
         sys.stdout = open(os.devnull, "w")
     return EXIT_OK
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port}: a TCP port is 1-65535")
+    return port
 
 
 def _int_knob(knob):
@@ -293,12 +333,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="start one deployment mode and keep it up until Ctrl-C")
     s.add_argument("mode")
-    s.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: one the OS picks)")
+    s.add_argument("--port", type=_port, default=None, help="port on 127.0.0.1 (default: one the OS picks)")
     s.add_argument("--ping-interval", type=int, default=25, help="whole seconds (default 25)")
     s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
     s.add_argument("--message-queue", help="redis://host:port/db: Flask-SocketIO's message queue, shared by instances")
     s.add_argument("--out", help="folder for logs and timeline")
     s.set_defaults(func=cmd_serve)
+
+    v = sub.add_parser("validate", help="check scenario files and siolab.toml without running anything; exit 2 if one is bad")
+    v.add_argument("files", nargs="+", metavar="FILE", help="scenario files (or catalogue names) and siolab.toml files")
+    v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser("doctor", help="check that this machine has everything a run needs; exit 1 if not")
     d.add_argument("--json", action="store_true", help="machine-readable output")

@@ -9,6 +9,8 @@ this module imports none of them.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -50,7 +52,7 @@ def build_fault(spec: dict[str, Any]) -> Fault:
     """A Fault from its scenario spec {"type": ..., attributes...}; FaultError names what is wrong."""
     spec = dict(spec)
     kind = spec.pop("type", None)
-    if kind not in FAULTS:
+    if not isinstance(kind, str) or kind not in FAULTS:
         raise FaultError(f"unknown fault type {kind!r}; known: {', '.join(sorted(FAULTS))}")
     cls = FAULTS[kind]
     allowed = {f.name: f for f in fields(cls)}
@@ -60,5 +62,10 @@ def build_fault(spec: dict[str, Any]) -> Fault:
         expected = type(allowed[key].default)
         if expected in (int, float) and not isinstance(value, (int, float)) or expected is str and not isinstance(value, str):
             raise FaultError(f"fault {kind!r} attribute {key!r} must be {expected.__name__}, got {value!r}")
+        if expected in (int, float):
+            default = allowed[key].default
+            if isinstance(value, bool) or not math.isfinite(value) or (value < 0 and value != default):
+                # A time or a count; a default of -1 means "not set" and may be given as such.
+                raise FaultError(f"fault {kind!r} attribute {key!r} must be a finite number >= 0, got {value!r}")
     return cls(**spec)
 

@@ -202,7 +202,8 @@ class _Located:
         while probe and probe not in self.lines:
             probe = probe.rpartition(".")[0]
         line = self.lines.get(probe, 1)
-        return ScenarioError(f"{self.path}:{line}: {field_path or '(top)'}: {reason}")
+        shown = field_path if field_path.isprintable() else repr(field_path)[1:-1]   # one line, whatever the key
+        return ScenarioError(f"{self.path}:{line}: {shown or '(top)'}: {reason}")
 
 
 
@@ -241,7 +242,10 @@ def load(name_or_path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ScenarioError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]   # one line (a ReaderError has two)
+        if isinstance(exc, yaml.reader.ReaderError):
+            reason += f" (character {exc.position})"
+        raise ScenarioError(f"{where}: not valid YAML: {reason}") from None
     loc = _Located(path, node)
     if not isinstance(raw, dict):
         raise loc.error("", "a scenario is a mapping with name, matrix, steps, expect")
@@ -253,8 +257,24 @@ def _require(raw: dict, key: str, kind: type, loc: _Located, prefix: str = ""):
     if key not in raw:
         raise loc.error(prefix, f"missing required field {key!r}")
     if not isinstance(raw[key], kind):
-        raise loc.error(full, f"must be a {kind.__name__}, got {type(raw[key]).__name__}")
+        raise loc.error(full, f"must be {_kind(kind())}, got {_kind(raw[key])} {raw[key]!r:.40}")
     return raw[key]
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in the file's words."""
+    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "a number", float: "a number",
+            type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+def _section(raw: dict[str, Any], key: str, kind: type, loc: _Located, what: str) -> Any:
+    """A top-level section of the given type; absent or empty (`key:` alone) is the empty one."""
+    value = raw.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise loc.error(key, f"must be {_kind(kind())} ({what}), got {_kind(value)} {value!r:.40}")
+    return value
 
 
 def _check_conditions(conds: Any, field_path: str, loc: _Located) -> dict[str, Any]:
@@ -288,7 +308,10 @@ def _validate(path: Path, raw: dict[str, Any], loc: _Located) -> Scenario:
         if key not in TOP_KEYS:
             raise loc.error(str(key), f"unknown field; a scenario has: {', '.join(sorted(TOP_KEYS))}")
     name = _require(raw, "name", str, loc)
-    for key in ("root_cause", "fix", "prevention"):
+    for key in ("title", "incident", "severity", "source"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise loc.error(key, f"must be text, got {_kind(raw[key])} {raw[key]!r:.40}")
+    for key in ("root_cause", "fix", "prevention", "notes"):
         value = raw.get(key)
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(x, str) for x in value)):
@@ -322,14 +345,11 @@ def _check_settings(settings: dict[str, Any], prefix: str, merged: dict[str, Any
 
 def _settings(raw: dict[str, Any], loc: _Located) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """`settings:` as ServerSettings declares them, and the `setting_variants:` that change them."""
-    settings = raw.get("settings") or {}
-    if not isinstance(settings, dict):
-        raise loc.error("settings", "must be a mapping")
+    settings = _section(raw, "settings", dict, loc, "server setting names to values")
     _check_settings(settings, "settings", settings, loc)
     setting_variants: dict[str, dict[str, Any]] = {}
-    raw_variants = raw.get("setting_variants") or {}
-    if not isinstance(raw_variants, dict):
-        raise loc.error("setting_variants", "must map variant names to settings that change (the matrix axis `settings` picks one)")
+    raw_variants = _section(raw, "setting_variants", dict, loc,
+                            "variant names to the settings they change; the matrix axis `settings` picks one")
     for vname, changes in raw_variants.items():
         vpath = f"setting_variants.{vname}"
         if vname == DEFAULT_SETTINGS:
@@ -343,9 +363,7 @@ def _settings(raw: dict[str, Any], loc: _Located) -> tuple[dict[str, Any], dict[
 
 def _faults(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
     """`faults:`, each built once to check its type and attributes."""
-    faults = raw.get("faults") or {}
-    if not isinstance(faults, dict):
-        raise loc.error("faults", "must map fault names to {type: ..., attributes}")
+    faults = _section(raw, "faults", dict, loc, "fault names to {type: ..., attributes}")
     for fname, spec in faults.items():
         if not isinstance(spec, dict):
             raise loc.error(f"faults.{fname}", "must be a mapping with a `type`")
@@ -359,9 +377,8 @@ def _faults(raw: dict[str, Any], loc: _Located) -> dict[str, Any]:
 def _fronts(raw: dict[str, Any], loc: _Located) -> dict[str, FrontSpec]:
     """`fronts:` (nginx, Redis) by name."""
     fronts: dict[str, FrontSpec] = {}
-    raw_fronts = raw.get("fronts") or {}
-    if not isinstance(raw_fronts, dict):
-        raise loc.error("fronts", "must map front names to {instances, balance, websocket, read_timeout_s, message_queue}")
+    raw_fronts = _section(raw, "fronts", dict, loc,
+                          "front names to {instances, balance, websocket, read_timeout_s, message_queue}")
     for fname, spec in raw_fronts.items():
         if fname == NO_FRONT:
             raise loc.error(f"fronts.{fname}", f"{NO_FRONT!r} is reserved: no front at all")
@@ -375,7 +392,7 @@ def _fronts(raw: dict[str, Any], loc: _Located) -> dict[str, FrontSpec]:
 def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
     """The built-in clients and the scenario's own profiles (`clients:`)."""
     clients = dict(BUILTIN_CLIENTS)
-    for cname, spec in (raw.get("clients") or {}).items():
+    for cname, spec in _section(raw, "clients", dict, loc, "profile names to {kind: ..., fields}").items():
         cpath = f"clients.{cname}"
         if not isinstance(spec, dict):
             raise loc.error(cpath, "a client profile is a mapping with at least `kind`")
@@ -418,6 +435,8 @@ def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faul
            setting_variants: dict) -> list[Cell]:
     """The matrix expanded into cells, every value checked against its axis."""
     groups = _require(raw, "matrix", list, loc)
+    if not groups:
+        raise loc.error("matrix", "no group: a matrix lists at least one group of axes (mode, client, …)")
     cells: list[Cell] = []
     for gi, group in enumerate(groups):
         gpath = f"matrix.{gi}"
@@ -431,6 +450,8 @@ def _cells(raw: dict[str, Any], loc: _Located, clients: dict, fronts: dict, faul
             if axis not in AXES:
                 raise loc.error(f"{gpath}.{axis}", f"not a matrix axis; axes: {', '.join(AXES)}")
             values = values if isinstance(values, list) else [values]
+            if not values:
+                raise loc.error(f"{gpath}.{axis}", "no value: an axis lists at least one")
             allowed = AXES[axis] or {"mode": tuple(MODES), "client": tuple(clients), "front": (NO_FRONT, *fronts),
                                      "settings": (DEFAULT_SETTINGS, *setting_variants)}.get(axis, tuple(faults))
             for v in values:
@@ -471,7 +492,7 @@ def _steps(raw: dict[str, Any], loc: _Located, cells: list[Cell]) -> list[dict[s
 def _expectations(raw: dict[str, Any], loc: _Located, cells: list[Cell]) -> list[Expectation]:
     """`expect:`, each matching at least one cell."""
     expectations = []
-    for ei, exp in enumerate(raw.get("expect") or []):
+    for ei, exp in enumerate(_section(raw, "expect", list, loc, "each item {where, given, that, why}")):
         epath = f"expect.{ei}"
         if not isinstance(exp, dict) or "that" not in exp:
             raise loc.error(epath, "an expectation has `where` (optional) and `that`")
@@ -490,7 +511,8 @@ def _expectations(raw: dict[str, Any], loc: _Located, cells: list[Cell]) -> list
 def _claims(raw: dict[str, Any], loc: _Located) -> list[Claim]:
     """`claims:` with their premises and recorded verdicts."""
     claims = []
-    for ci, claim in enumerate(raw.get("claims") or []):
+    for ci, claim in enumerate(_section(raw, "claims", list, loc,
+                                        "each item {id, text, where, given, supported_if, refuted_if, verdict}")):
         cpath = f"claims.{ci}"
         if not isinstance(claim, dict):
             raise loc.error(cpath, "a claim has id, text, where, supported_if, refuted_if, verdict")

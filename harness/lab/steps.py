@@ -124,7 +124,7 @@ class WaitFor(Step):
         for k in args:
             if k not in allowed:
                 raise StepError(k, f"unknown; wait_for takes {', '.join(allowed)}")
-        if "until" in args and args["until"] not in MILESTONES:
+        if "until" in args and (not isinstance(args["until"], str) or args["until"] not in MILESTONES):
             raise StepError("until", f"unknown milestone {args['until']!r}; milestones: {', '.join(MILESTONES)}")
         timeout = args.get("timeout", 1)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:

@@ -124,6 +124,19 @@ def _kind(scenario: Scenario, cell: Cell) -> str:
         return cell.params.get("client", "")
 
 
+def _check_meta(meta: Any, meta_path: Path) -> None:
+    """run.json as `siolab run` writes it: what judging reads from it, checked (a hand-edited or cut file)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("cells", []), list):
+        raise ScenarioError(f"{meta_path}: not a run's record (a mapping with a list of cells)")
+    for i, entry in enumerate(meta.get("cells", [])):
+        if not (isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]
+                and isinstance(entry.get("params"), dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in entry["params"].items())
+                and isinstance(entry.get("seconds", 0.0), (int, float))
+                and isinstance(entry.get("error"), (str, type(None)))):
+            raise ScenarioError(f"{meta_path}: cells.{i}: not a cell's record (id, params, seconds, error)")
+
+
 def judge_run(run_dir: Path) -> RunReport:
     run_dir = Path(run_dir)
     meta_path = run_dir / "run.json"
@@ -133,6 +146,7 @@ def judge_run(run_dir: Path) -> RunReport:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{meta_path}: not valid JSON ({exc})") from None
+    _check_meta(meta, meta_path)
     scenario = load_scenario(run_dir / "scenario.yaml")
     by_id = {c.id: c for c in scenario.cells}
     cells = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import werkzeug.serving
 
 from servers.listen_args import listen_args
+from servers.reloader_child import die_with_reloader_parent
 
 from .app import create_app
 from .settings import REPO_ROOT, load_or_exit
@@ -37,6 +38,7 @@ CODE_SUFFIXES = (".py", ".pyc", ".so")     # what the stat reloader watches besi
 
 
 def main(argv: list[str] | None = None) -> None:
+    die_with_reloader_parent()
     args = listen_args("python -m servers.reference_app.run_dev", "Flask-SocketIO dev server with the Werkzeug reloader",
                        argv, reload_marker=True)
 
