@@ -106,7 +106,7 @@ def main() -> int:
     def done(k: int, rep: list[Planned]) -> None:
         reports = [report_mod.build(p.run_dir) for p in rep]
         if len(scenarios) > 1:
-            report_mod.write_index(rep[0].run_dir.parent, [r.run_dir for r in reports])
+            report_mod.write_index(rep[0].run_dir.parent, reports)
         runs.append(reports)
 
     hog_dir = run_dir / "hogs"

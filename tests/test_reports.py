@@ -177,7 +177,7 @@ def test_index_of_a_catalogue_run_links_each_report(runs, tmp_path):
     assert "| scenario | verdict |" in (root / "index.md").read_text()
     facts = lab_runs.open_in_chromium(root / "index.html")
     assert [u for u in facts["requests"] if not u.startswith("file://")] == [] and facts["problems"] == []
-    write_index(root)   # from the report.json files alone
+    write_index(root)   # from the run folders alone
     assert (root / "index.html").read_text() == index
 
 
@@ -232,3 +232,89 @@ def test_a_scenarios_own_root_cause_fix_and_prevention_are_rendered_everywhere(r
     # Without them, the JSON has no such keys (reports of older runs rebuild identical).
     original = json.loads((runs["stale-sid-after-restart"] / "report.json").read_text())
     assert not {"root_cause", "fix", "prevention"} & original.keys()
+
+
+# -- the catalogue index, from small judged runs (no lab run needed) ------------------------------------
+SAVED_RUN = Path(__file__).parent / "fixtures" / "saved-run"   # one python cell of stale-sid-after-restart
+SAVED_CELL = "reloader-python-polling-restart"
+
+
+def _small_run(root: Path, name: str, *, transports: list[str], recorded: str, planted_failure: bool) -> Path:
+    """The saved run under another name: its matrix cut to the saved cell (and, with two transports, one
+    cell that did not run), one claim about it recorded as `recorded`, and maybe an expectation that fails."""
+    run_dir = root / name
+    shutil.copytree(SAVED_RUN, run_dir)
+    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+    scenario["name"] = name
+    scenario["matrix"] = [{"mode": ["reloader"], "client": ["python"], "transport": transports, "fault": ["restart"]}]
+    scenario["claims"] = [{"id": "python-never-resends-old-sid", "text": "python-socketio never resends the old sid",
+                           "verdict": recorded, "where": {"transport": "polling"},
+                           "supported_if": {"stale_sid_400": "== 0"}, "refuted_if": {"stale_sid_400": ">= 1"}}]
+    scenario["expect"] = [{"that": {"recovered": True}}]
+    if planted_failure:
+        scenario["expect"].append({"that": {"stale_sid_400": ">= 99"}, "why": "planted to fail"})
+    (run_dir / "scenario.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return run_dir
+
+
+def test_index_is_one_row_per_scenario_with_failing_cells_and_changed_claims(tmp_path):
+    root = tmp_path / "all"
+    root.mkdir()
+    _small_run(root, "a-failing", transports=["polling", "default"], recorded="refuted", planted_failure=True)
+    _small_run(root, "b-passing", transports=["polling"], recorded="supported", planted_failure=False)
+    errored = _small_run(root, "c-errored", transports=["polling", "default"], recorded="supported", planted_failure=False)
+    meta = json.loads((errored / "run.json").read_text())
+    meta["cells"].append({"id": "reloader-python-default-restart", "params": {**meta["cells"][0]["params"], "transport": "default"},
+                          "seconds": 1.0, "error": "planted: the cell could not run", "error_kind": None})
+    (errored / "run.json").write_text(json.dumps(meta))
+    reports = {r.scenario.name: r for r in build_all(root)}
+    failing, passing = reports["a-failing"], reports["b-passing"]
+    assert not failing.ok and passing.ok and not reports["c-errored"].ok
+    assert [v.claim.id for v in failing.changed_claims] == ["python-never-resends-old-sid"]
+    assert not reports["c-errored"].changed_claims
+    seconds = json.loads((SAVED_RUN / "run.json").read_text())["cells"][0]["seconds"]
+
+    md = (root / "index.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in md.splitlines() if line.startswith("| [")}
+    assert set(rows) == {f"[`{n}`]({n}/report.md)" for n in ("a-failing", "b-passing", "c-errored")}
+    header = next(line for line in md.splitlines() if line.startswith("| scenario |"))
+    assert len(header.strip().strip("|").split("|")) == len(rows["[`b-passing`](b-passing/report.md)"]) == 6
+    bad = rows["[`a-failing`](a-failing/report.md)"]
+    assert bad[1] == "FAIL" and bad[2] == "0/1 (1 not run)" and bad[3] == f"{seconds:.1f} s"
+    assert bad[4] == "`python-never-resends-old-sid` (recorded refuted, measured supported)"
+    assert bad[5] == f"[`{SAVED_CELL}`](a-failing/report.md#{SAVED_CELL})"
+    good = rows["[`b-passing`](b-passing/report.md)"]
+    assert good[1:] == ["PASS", "1/1", f"{seconds:.1f} s", "—", "—"]
+    assert rows["[`c-errored`](c-errored/report.md)"][1:] == [
+        "FAIL", "1/2", f"{seconds + 1.0:.1f} s", "—",
+        "[`reloader-python-default-restart`](c-errored/report.md#reloader-python-default-restart) (could not run)"]
+    totals = next(line for line in md.splitlines() if line.startswith("**Total**"))
+    assert "1 of 3 scenarios passed" in totals and "2/4 cells" in totals and "(1 not run)" in totals
+    assert f"{3 * seconds + 1.0:.1f} s summed" in totals and "1 claim changed" in totals
+    # The anchor is the one the cell's section in report.md gets (its heading, `### `<cell>``).
+    assert f"### `{SAVED_CELL}`" in (root / "a-failing" / "report.md").read_text()
+
+    html = (root / "index.html").read_text()
+    assert html.count('<tr class="scenario">') == 3
+    assert f'href="a-failing/report.html#cell-{SAVED_CELL}"' in html
+    assert f'id="cell-{SAVED_CELL}"' in (root / "a-failing" / "report.html").read_text()
+    assert "python-never-resends-old-sid" in html and f"{3 * seconds + 1.0:.1f} s summed" in html
+    assert "reloader / python" not in html and "reloader / python" not in md    # no mode × client matrix
+
+    write_index(root)   # from the run folders alone: the same pages
+    assert (root / "index.md").read_text() == md and (root / "index.html").read_text() == html
+
+
+def test_each_repetition_of_a_repeated_catalogue_run_gets_the_same_index(tmp_path):
+    from harness.reports import stability
+
+    for k in (1, 2):
+        rep = tmp_path / "run" / f"rep-{k}"
+        rep.mkdir(parents=True)
+        _small_run(rep, "a-failing", transports=["polling"], recorded="refuted", planted_failure=k == 2)
+    stability.build(tmp_path / "run")
+    first, second = ((tmp_path / "run" / f"rep-{k}" / "index.md").read_text() for k in (1, 2))
+    assert "| FAIL | 1/1 |" in first and "`python-never-resends-old-sid` (recorded refuted" in first
+    assert "| FAIL | 0/1 |" in second and f"(a-failing/report.md#{SAVED_CELL})" in second
+    assert f"(a-failing/report.md#{SAVED_CELL})" not in first

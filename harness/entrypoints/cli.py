@@ -88,7 +88,7 @@ def cmd_run(args) -> int:
     for result in results:
         print_summary(result)
     if args.all:
-        report_mod.write_index(base, [r.run_dir for r in results])
+        report_mod.write_index(base, results)
         print_claims(results)
         print(f"\nrun folder: {base}")
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
@@ -115,7 +115,7 @@ def _run_repeated(plan: list, run_dir: Path, repeat: int, jobs: int, target, *, 
     def done(k: int, rep: list) -> None:
         reports = [report_mod.build(p.run_dir) for p in rep]
         if several:
-            report_mod.write_index(rep_dir(run_dir, k), [r.run_dir for r in reports])
+            report_mod.write_index(rep_dir(run_dir, k), reports)
         for r in reports:
             print(f"rep {k}/{repeat} {r.scenario.name}: {'PASS' if r.ok else 'FAIL'} "
                   f"({sum(c.ok for c in r.cells)}/{len(r.cells)} cells met every expectation)  "

@@ -7,7 +7,7 @@
     report.html        html.py       the same, self-contained, with timeline charts
     report.json        json_report.py
     report.junit.xml   junit.py      one test case per cell × expectation
-    index.md/.html     index.py      a run of several scenarios
+    index.md/.html     index.py      a run of several scenarios: one row per scenario
     stability.*        stability.py  `--repeat N`: each verdict and outcome tallied over the repetitions
     diagnosis.*        diagnosis.py  what `siolab diagnose` found in a real capture
 
@@ -58,7 +58,7 @@ def build(run_dir: Path) -> RunReport:
 def build_all(root: Path) -> list[RunReport]:
     """Every run folder under `root` rebuilt, then root/index.md and index.html over them."""
     reports = [build(d) for d in run_dirs_under(Path(root))]
-    write_index(Path(root), [r.run_dir for r in reports])
+    write_index(Path(root), reports)
     return reports
 
 

@@ -96,7 +96,8 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge {verdict.replace(" ", "-")}">{escape(verdict)}</span>'
 
 
-def _anchor(cell_id: str) -> str:
+def cell_anchor(cell_id: str) -> str:
+    """The id of a cell's section in report.html (the index links failing cells to it)."""
     return "cell-" + re.sub(r"[^A-Za-z0-9_-]", "-", cell_id)
 
 
@@ -114,7 +115,7 @@ def _timeline(story: rca_mod.Rca) -> str:
         return f'<section id="timeline"><h2>Timeline</h2><p>{escape(story.focus_reason)}.</p></section>'
     rows = "".join(f"<tr><td><code>{escape(rel_time(e, c.t_zero))}</code></td><td>{escape(e.src)}</td>"
                    f"<td>{inline(describe(e))}</td></tr>" for e in story.timeline)
-    return (f'<section id="timeline"><h2>Timeline</h2><p>Cell <a href="#{_anchor(c.cell.id)}"><code>{escape(c.cell.id)}'
+    return (f'<section id="timeline"><h2>Timeline</h2><p>Cell <a href="#{cell_anchor(c.cell.id)}"><code>{escape(c.cell.id)}'
             f'</code></a> ({escape(story.focus_reason)}); times are seconds {escape(c.zero_label)}.</p>'
             f'<table><tr><th>{escape(c.zero_label)}</th><th>source</th><th>event</th></tr>{rows}</table>'
             f'<h3>Sequence of the decisive seconds</h3>{svg.sequence_svg(c, "focus")}'
@@ -170,7 +171,7 @@ def _verdicts(r: RunReport) -> str:
         else:
             status = f'{_badge("pass" if c.ok else "fail")} {sum(x.ok for x in c.checks)}/{len(c.checks)}'
         vals = "".join(f"<td>{escape(plain(c.figure(k), 48))}</td>" for k in columns)
-        rows.append(f'<tr class="{"ok-row" if c.ok else "bad-row"}"><td><a href="#{_anchor(c.cell.id)}">'
+        rows.append(f'<tr class="{"ok-row" if c.ok else "bad-row"}"><td><a href="#{cell_anchor(c.cell.id)}">'
                     f"<code>{escape(c.cell.id)}</code></a></td><td>{status}</td>{vals}</tr>")
     return ('<section id="verdicts"><h2>Verdict table</h2><label><input type="checkbox" id="only-failing"> '
             'only cells that failed</label><table id="verdict-table"><tr><th>cell</th><th>expectations</th>'
@@ -209,7 +210,7 @@ def _cell(c: CellReport, focus: CellReport | None) -> str:
         body.append(f"<h4>Decisive events (time {escape(c.zero_label)})</h4><ul>{events}</ul>" if events else "")
         body.append(f"<details><summary>All figures</summary><table>{figures}</table></details>")
     body.append(f"<p>Artifacts: {_artifact_links(c)}</p>")
-    return (f'<details class="cell" id="{_anchor(c.cell.id)}"{is_open}><summary><code>{escape(c.cell.id)}</code> '
+    return (f'<details class="cell" id="{cell_anchor(c.cell.id)}"{is_open}><summary><code>{escape(c.cell.id)}</code> '
             f"{status}</summary>{''.join(body)}</details>")
 
 

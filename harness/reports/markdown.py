@@ -1,6 +1,8 @@
 """report.md: the RCA in Markdown, with a Mermaid sequence diagram of the decisive seconds."""
 from __future__ import annotations
 
+import re
+
 from ..checks import METRICS
 from ..checks.judge import NO_EVIDENCE, REFUTED
 from . import curve, sequence
@@ -110,10 +112,20 @@ def _fix(story: rca_mod.Rca) -> list[str]:
     return out
 
 
+def cell_heading(cell_id: str) -> str:
+    return f"`{cell_id}`"
+
+
+def cell_anchor(cell_id: str) -> str:
+    """The anchor of a cell's section in report.md: its heading as GitHub (and most renderers) slugs it,
+    lower case, punctuation other than - and _ dropped, spaces as -. The index links failing cells to it."""
+    return re.sub(r"[^\w\- ]", "", cell_heading(cell_id).lower()).replace(" ", "-")
+
+
 def _cells(r: RunReport) -> list[str]:
     out = ["## Cells", ""]
     for c in r.cells:
-        out += [f"### `{c.cell.id}`", "",
+        out += [f"### {cell_heading(c.cell.id)}", "",
                 ", ".join(f"{k}: `{v}`" for k, v in c.cell.params.items()) + f" · {c.seconds:.1f} s", ""]
         if c.error:
             out += ["```", c.error.strip()[:3000], "```", ""]

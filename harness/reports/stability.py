@@ -71,7 +71,7 @@ def build(run_dir: Path) -> StabilityReport:
     for rep in rep_dirs(run_dir):
         reports = [build_one(d) for d in runs_in(rep)]
         if not (rep / "run.json").is_file():
-            write_index(rep, [r.run_dir for r in reports])
+            write_index(rep, reports)
         runs.append(reports)
     report = from_reports(run_dir, runs)
     write(report)
