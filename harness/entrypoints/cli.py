@@ -244,19 +244,22 @@ def cmd_serve(args) -> int:
     except SettingError as exc:
         flag = "--" + exc.name.replace("_", "-")
         raise BadInput(f"{flag} {getattr(args, exc.name, '')}: {exc.reason.split(' (python-engineio')[0]}") from None
+    exposed = _serve_host(args.host, args.allow_remote)
     if args.port is not None and port_is_listening(args.port):
         # The readiness probe would get its answer from whoever listens there.
         raise BadInput(f"--port {args.port}: something already listens on 127.0.0.1:{args.port}")
     run_dir = Path(args.out) if args.out else RUNS_DIR / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     with TerminationAsInterrupt(), runs_folder.writing(run_dir), Timeline(run_dir / "timeline.jsonl") as timeline, \
             Supervisor(run_dir, timeline) as sup:
-        server = Server(sup, timeline, mode, settings, port=args.port)
+        server = Server(sup, timeline, mode, settings, port=args.port, host=args.host)
         try:
             try:
                 server.start()
             except StartupError as exc:
                 print(f"siolab: {mode.name} did not start: {exc}", file=sys.stderr)
                 return EXIT_FAILED
+            if exposed:
+                print(_exposure(mode, server.port), file=sys.stderr, flush=True)
             print(f"{mode.name} ({mode.description}) on http://127.0.0.1:{server.port}/ "
                   f"ping {args.ping_interval}s/{args.ping_timeout}s · logs in {run_dir}/logs · Ctrl-C stops it", flush=True)
             while server.proc and server.proc.alive():
@@ -300,6 +303,28 @@ def cmd_clean(args) -> int:
     print(f"siolab clean: {verb} {n} run folder{'s' * (n != 1)}, {runs_folder.human(freed)}"
           f"{'' if args.dry_run else ' freed'} ({RUNS_DIR})")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+EVERY_INTERFACE = "0.0.0.0"
+
+
+def _serve_host(host: str, allow_remote: bool) -> bool:
+    """False for loopback, True for every interface with --allow-remote; anything else is bad input."""
+    if host == "127.0.0.1":
+        return False
+    if host != EVERY_INTERFACE:
+        # Readiness is asked on 127.0.0.1, which a server bound to one other address does not answer.
+        raise BadInput(f"--host {host}: 127.0.0.1 (the default) or {EVERY_INTERFACE} (every interface, with --allow-remote)")
+    if not allow_remote:
+        raise BadInput(f"--host {host}: listens on every interface, reachable from other machines; "
+                       "add --allow-remote to mean it")
+    return True
+
+
+def _exposure(mode, port: int) -> str:
+    return (f"siolab: --allow-remote: {mode.name} listens on {EVERY_INTERFACE}:{port}, every interface: anyone who "
+            f"reaches this machine gets every route of the app it serves (the reference app: its demo login, chat, "
+            f"admin page, backup API and /__siolab/info) and its Socket.IO endpoint, with no real authentication")
 
 
 def cmd_validate(args) -> int:
@@ -400,6 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
     s.add_argument("--message-queue", help="redis://host:port/db: Flask-SocketIO's message queue, shared by instances")
     s.add_argument("--out", help="folder for logs and timeline")
+    s.add_argument("--host", default="127.0.0.1",
+                   help=f"address to bind: 127.0.0.1 (default) or {EVERY_INTERFACE}, which needs --allow-remote")
+    s.add_argument("--allow-remote", action="store_true",
+                   help="let --host expose the server beyond this machine (says what it exposes)")
     s.set_defaults(func=cmd_serve)
 
     c = sub.add_parser("clean", help="remove old run folders from reports/runs/ (never one being written)")
