@@ -1,4 +1,4 @@
-"""`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue.
+"""`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue, clean the runs folder.
 
 Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run, or with --repeat a verdict or
 outcome was not the same in every repetition), 2 bad input, 130 interrupted.
