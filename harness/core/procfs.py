@@ -8,6 +8,7 @@ every byte the clients sent to the port has been read, and every thread of the g
 (blocked waiting for the next event), so the request is in the server's hands."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from pathlib import Path
@@ -64,6 +65,67 @@ def unread_bytes(port: int) -> int:
             if state == TCP_ESTABLISHED and int(local.rsplit(":", 1)[1], 16) == port:
                 total += int(queues.split(":")[1], 16)
     return total
+
+
+TCP_LISTEN = "0A"
+
+
+def _address(hex_addr: str) -> str:
+    """/proc/net/tcp's address: IPv4 as one little-endian word, IPv6 as four."""
+    raw = bytes.fromhex(hex_addr)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 and ::ffff:127.x.x.x; a wildcard (0.0.0.0, ::) is every interface, not loopback."""
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _socket_inodes(pids: list[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = list((PROC / str(pid) / "fd").iterdir())
+        except OSError:
+            continue                                      # gone meanwhile, or not ours to read
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    return inodes
+
+
+def listening(pgid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket the live processes of group `pgid` listen on."""
+    inodes = _socket_inodes(group_pids(pgid))
+    found = []
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = (PROC / "net" / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == TCP_LISTEN and f[9] in inodes:
+                addr, port = f[1].rsplit(":", 1)
+                found.append((_address(addr), int(port, 16)))
+    return sorted(set(found))
+
+
+def start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks after boot): with the pid, names one process even
+    after the pid is reused; None when there is no such process."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def wait_quiescent(pgid: int, port: int, bound_s: float) -> bool:

@@ -1,4 +1,4 @@
-"""`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue.
+"""`siolab`: run scenarios, rebuild reports, serve a mode by hand, list the catalogue, clean the runs folder.
 
 Exit codes: 0 every expectation holds, 1 one failed (or a cell could not run, or with --repeat a verdict or
 outcome was not the same in every repetition), 2 bad input, 130 interrupted.
@@ -9,9 +9,11 @@ import argparse
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from .. import reports as report_mod
+from ..core import runs_folder
 from ..core.paths import RUNS_DIR
 from ..lab.config import CONFIG_ENV, CONFIG_NAME, KNOBS, ConfigError, knob_help, parse_int
 from ..lab.config import resolve as resolve_knobs
@@ -33,7 +35,7 @@ def _csv(value: str | None) -> list[str] | None:
 def cmd_run(args) -> int:
     from ..lab.plan import PlanError, check_filters
     from ..lab.plan import plan as plan_cells
-    from ..lab.runner import new_run_dir, run_plan
+    from ..lab.runner import new_run_dir
     from ..lab.targets import TargetError
     from ..lab.targets import resolve as resolve_target
 
@@ -48,6 +50,7 @@ def cmd_run(args) -> int:
         raise BadInput(f"--repeat {args.repeat}: at least 1")
     if args.all == bool(args.scenario):
         raise BadInput("name one scenario, or --all for the whole catalogue")
+    warn_runs_size(args.runs_warn_size)
     try:
         target = resolve_target(app=args.app, cmd=args.cmd, app_path=args.app_path, page=args.page, hook=args.hook)
     except TargetError as exc:
@@ -77,6 +80,30 @@ def cmd_run(args) -> int:
           f"{f' × {args.repeat} repetitions' if args.repeat > 1 else ''}, {jobs} at a time{why}",
           file=sys.stderr, flush=True)
     target = None if target.is_reference and not target.page else target
+    with ExitStack() as marks:              # `siolab clean` leaves these folders alone until the reports are written
+        for folder in dict.fromkeys([*([base] if base else []), *(p.run_dir for p in plan)]):
+            marks.enter_context(runs_folder.writing(folder))
+        return _run_and_report(args, plan, base, jobs, target)
+
+
+def warn_runs_size(limit_raw: str) -> None:
+    """One line when the runs folder holds more than `runs_warn_size` (0: never)."""
+    try:
+        limit = runs_folder.parse_size(limit_raw, "--runs-warn-size")
+    except runs_folder.RunsFolderError as exc:
+        raise BadInput(str(exc)) from None
+    if limit <= 0 or not RUNS_DIR.is_dir():
+        return
+    size = runs_folder.total_size(RUNS_DIR)
+    if size > limit:
+        print(f"siolab: warning: {RUNS_DIR} holds {runs_folder.human(size)}, over {runs_folder.human(limit)}: "
+              f"`siolab clean --keep N` or `--older-than 7d` frees it (runs_warn_size, SIOLAB_RUNS_WARN_SIZE; 0 never warns)",
+              file=sys.stderr, flush=True)
+
+
+def _run_and_report(args, plan: list, base: Path | None, jobs: int, target) -> int:
+    from ..lab.runner import run_plan
+
     if args.repeat > 1:
         return _run_repeated(plan, base if args.all else plan[0].run_dir, args.repeat, jobs, target, several=args.all)
     mark = time.monotonic()
@@ -217,18 +244,22 @@ def cmd_serve(args) -> int:
     except SettingError as exc:
         flag = "--" + exc.name.replace("_", "-")
         raise BadInput(f"{flag} {getattr(args, exc.name, '')}: {exc.reason.split(' (python-engineio')[0]}") from None
+    exposed = _serve_host(args.host, args.allow_remote)
     if args.port is not None and port_is_listening(args.port):
         # The readiness probe would get its answer from whoever listens there.
         raise BadInput(f"--port {args.port}: something already listens on 127.0.0.1:{args.port}")
     run_dir = Path(args.out) if args.out else RUNS_DIR / f"serve-{args.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with TerminationAsInterrupt(), Timeline(run_dir / "timeline.jsonl") as timeline, Supervisor(run_dir, timeline) as sup:
-        server = Server(sup, timeline, mode, settings, port=args.port)
+    with TerminationAsInterrupt(), runs_folder.writing(run_dir), Timeline(run_dir / "timeline.jsonl") as timeline, \
+            Supervisor(run_dir, timeline) as sup:
+        server = Server(sup, timeline, mode, settings, port=args.port, host=args.host)
         try:
             try:
                 server.start()
             except StartupError as exc:
                 print(f"siolab: {mode.name} did not start: {exc}", file=sys.stderr)
                 return EXIT_FAILED
+            if exposed:
+                print(_exposure(mode, server.port), file=sys.stderr, flush=True)
             print(f"{mode.name} ({mode.description}) on http://127.0.0.1:{server.port}/ "
                   f"ping {args.ping_interval}s/{args.ping_timeout}s · logs in {run_dir}/logs · Ctrl-C stops it", flush=True)
             while server.proc and server.proc.alive():
@@ -238,6 +269,62 @@ def cmd_serve(args) -> int:
         except KeyboardInterrupt:
             print("stopping", file=sys.stderr)
             return EXIT_OK
+
+
+def cmd_clean(args) -> int:
+    """Remove old run folders from the runs folder: past the --keep N newest and/or older than --older-than."""
+    keep = None
+    if args.keep is not None:
+        try:
+            keep = int(args.keep)
+        except ValueError:
+            raise BadInput(f"--keep {args.keep!r}: a whole number of run folders to keep (0 or more)") from None
+    try:
+        older = runs_folder.parse_age(args.older_than) if args.older_than is not None else None
+        selection = runs_folder.select(runs_folder.run_folders(RUNS_DIR), keep=keep, older_than=older)
+    except runs_folder.RunsFolderError as exc:
+        raise BadInput(str(exc)) from None
+    verb = "would remove" if args.dry_run else "removed"
+    freed, failed = 0, 0
+    for folder in selection.remove:
+        if not args.dry_run:
+            try:
+                runs_folder.remove(folder, RUNS_DIR)
+            except (OSError, runs_folder.RunsFolderError) as exc:
+                failed += 1
+                print(f"siolab: kept {folder.path.name}: {exc}", file=sys.stderr)
+                continue
+        freed += folder.size
+        print(f"{verb}  {folder.path.name}  {runs_folder.human(folder.size)}  "
+              f"(last written {time.strftime('%Y-%m-%d %H:%M', time.localtime(folder.written))})")
+    for folder, why in selection.kept_in_use:
+        print(f"kept  {folder.path.name}: {why}")
+    n = len(selection.remove) - failed
+    print(f"siolab clean: {verb} {n} run folder{'s' * (n != 1)}, {runs_folder.human(freed)}"
+          f"{'' if args.dry_run else ' freed'} ({RUNS_DIR})")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+EVERY_INTERFACE = "0.0.0.0"
+
+
+def _serve_host(host: str, allow_remote: bool) -> bool:
+    """False for loopback, True for every interface with --allow-remote; anything else is bad input."""
+    if host == "127.0.0.1":
+        return False
+    if host != EVERY_INTERFACE:
+        # Readiness is asked on 127.0.0.1, which a server bound to one other address does not answer.
+        raise BadInput(f"--host {host}: 127.0.0.1 (the default) or {EVERY_INTERFACE} (every interface, with --allow-remote)")
+    if not allow_remote:
+        raise BadInput(f"--host {host}: listens on every interface, reachable from other machines; "
+                       "add --allow-remote to mean it")
+    return True
+
+
+def _exposure(mode, port: int) -> str:
+    return (f"siolab: --allow-remote: {mode.name} listens on {EVERY_INTERFACE}:{port}, every interface: anyone who "
+            f"reaches this machine gets every route of the app it serves (the reference app: its demo login, chat, "
+            f"admin page, backup API and /__siolab/info) and its Socket.IO endpoint, with no real authentication")
 
 
 def cmd_validate(args) -> int:
@@ -338,7 +425,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ping-timeout", type=int, default=20, help="whole seconds (default 20)")
     s.add_argument("--message-queue", help="redis://host:port/db: Flask-SocketIO's message queue, shared by instances")
     s.add_argument("--out", help="folder for logs and timeline")
+    s.add_argument("--host", default="127.0.0.1",
+                   help=f"address to bind: 127.0.0.1 (default) or {EVERY_INTERFACE}, which needs --allow-remote")
+    s.add_argument("--allow-remote", action="store_true",
+                   help="let --host expose the server beyond this machine (says what it exposes)")
     s.set_defaults(func=cmd_serve)
+
+    c = sub.add_parser("clean", help="remove old run folders from reports/runs/ (never one being written)")
+    c.add_argument("--keep", metavar="N", help="keep the N most recently written run folders")
+    c.add_argument("--older-than", metavar="AGE", help="remove run folders last written more than AGE ago: 7d, 12h, 30m, 2w")
+    c.add_argument("--dry-run", action="store_true", help="list what would go and the bytes freed; remove nothing")
+    c.set_defaults(func=cmd_clean)
 
     v = sub.add_parser("validate", help="check scenario files and siolab.toml without running anything; exit 2 if one is bad")
     v.add_argument("files", nargs="+", metavar="FILE", help="scenario files (or catalogue names) and siolab.toml files")

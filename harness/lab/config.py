@@ -71,9 +71,11 @@ KNOBS: tuple[Knob, ...] = (
                         "and the run exits 1 (default 1)"),
     Knob("clients", int, "storm scenarios: clients per storm (default: the scenario's, 200)"),
     Knob("out", str, "run folder (default: reports/runs/<time>-<scenario>, or <time>-all with --all)", path=True),
+    Knob("runs_warn_size", str, "warn at the start of a run when reports/runs/ holds more than this "
+                                "(2GB, 500MB; 0 never warns; default 2GB): `siolab clean` frees it"),
 )
 BY_NAME = {k.name: k for k in KNOBS}
-DEFAULTS: dict[str, Any] = {"repeat": 1}   # jobs: auto with --all, else 1 (harness/entrypoints/cli.py)
+DEFAULTS: dict[str, Any] = {"repeat": 1, "runs_warn_size": "2GB"}   # jobs: auto with --all, else 1 (harness/entrypoints/cli.py)
 
 
 def knob_help(knob: Knob) -> str:

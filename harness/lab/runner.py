@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..components import MissingComponent, describe_missing, missing
 from ..core.paths import RUNS_DIR
 from ..core.redaction import redact_text
+from ..core.runs_folder import writing
 from ..core.supervisor import INTERRUPTED, StartupError, Supervisor
 from ..core.timeline import Timeline
 from ..core.versions import versions
@@ -180,6 +181,8 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
     width = len(str(len(work)))
     needs_browser = any(p.scenario.client_profile(c)["kind"] == "browser" for p, c in work)
     with ExitStack() as stack:
+        for p in plan:                      # `siolab clean` leaves a folder being written alone
+            stack.enter_context(writing(p.run_dir))
         browser = None
         if needs_browser:
             from ..clients.browser import BrowserDriver

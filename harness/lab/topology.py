@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -141,8 +142,9 @@ class Server:
 
     def __init__(self, supervisor: Supervisor, timeline: Timeline, mode: Mode,
                  settings: ServerSettings, port: int | None = None, instance: int | None = None,
-                 target: "Target | None" = None):
+                 target: "Target | None" = None, host: str = HOST):
         self.supervisor = supervisor
+        self.host = host              # what the server binds; readiness is asked on 127.0.0.1 (so 0.0.0.0 or loopback)
         self.target = target          # None: the reference app
         self.timeline = timeline
         self.mode = mode
@@ -169,12 +171,12 @@ class Server:
     def start(self, timeout: float = 20.0) -> None:
         if self.target is None and self.mode.reloads:
             self.reload_marker.touch()
-            spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port), reload_marker=self.reload_marker)
+            spec = self.mode.launch(self.host, self.port, self.settings.for_port(self.port), reload_marker=self.reload_marker)
         elif self.target is None:
-            spec = self.mode.launch(HOST, self.port, self.settings.for_port(self.port))
+            spec = self.mode.launch(self.host, self.port, self.settings.for_port(self.port))
         else:
             self.reload_marker.touch()
-            spec = self.target.launch(self.mode, HOST, self.port, self.settings.for_port(self.port),
+            spec = self.target.launch(self.mode, self.host, self.port, self.settings.for_port(self.port),
                                       reload_marker=self.reload_marker)
         self.proc = self.supervisor.start(self.name, spec.argv, env=spec.env, cwd=spec.cwd, port=self.port,
                                           quit_signal=spec.quit_signal)
@@ -187,11 +189,23 @@ class Server:
         info = self.target is None or self.target.has_info
         boots = self._wait_for_workers(timeout) if self.mode.workers > 1 and info else [self.boot]
         self.timeline.record("server", "proc.ready", {"name": self.name, "port": self.port, "after_s": round(after, 3)})
+        if self.target is not None and self.target.cmd:
+            self._report_exposure()
         applied = {}
         if self.target is None or self.target.has_info:
             applied = {k: v for k, v in server_info(self.port).items() if k in APPLIED_SETTINGS and v is not None}
         self.timeline.record("harness", "server.up", {"name": self.name, "port": self.port, "boot": self.boot,
                                                       **({"boots": boots} if len(boots) > 1 else {}), **applied})
+
+    def _report_exposure(self) -> None:
+        """A `--cmd` command binds where it likes: say so when it listens beyond loopback (the lab's own
+        servers bind 127.0.0.1 only; the command decides for itself, even with {host} in it)."""
+        beyond = [f"{addr}:{port}" if ":" not in addr else f"[{addr}]:{port}"
+                  for addr, port in procfs.listening(self.proc.popen.pid) if not procfs.is_loopback(addr)]
+        if beyond:
+            self.timeline.record("harness", "target.exposed", {"name": self.name, "listening": beyond})
+            print(f"siolab: warning: the --cmd server listens beyond loopback on {', '.join(beyond)} "
+                  f"(reachable from other machines); bind it to {{host}} (127.0.0.1)", file=sys.stderr, flush=True)
 
     def _wait_for_workers(self, timeout: float) -> list[str]:
         """Every worker answered once (each new connection lands on any of them), so none is still booting."""
