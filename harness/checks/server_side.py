@@ -36,10 +36,13 @@ def server_disconnect_reason(v: CellView) -> Finding:
 
 
 @metric("server_drop_reason",
-        "reason the server logged for ending the client's session (the sid it held at the fault) before the client was "
-        "back on a new session; over the whole cell when it never came back (its teardown closes only a live session)")
+        "reason the server logged for ending the client's session (the sid it held at the fault) when the client lost "
+        "it: read until the client was back on a new session, or over the whole cell when it never came back (the "
+        "teardown closes only a live session); null when the client kept it (the teardown's own close is no drop)")
 def server_drop_reason(v: CellView) -> Finding:
     # not bounded by the fault's end: a client's own emit ends as its library returns, before the server has read it
+    if v.t_fault is None or not v.drops(after=v.t_fault):
+        return Finding(None)
     back = new_connect(v)
     found = session_ends(v, before=back.t if back is not None else None)
     return Finding(found[0][1].group("reason"), [found[0][0]] + ([back] if back is not None else [])) if found else Finding(None)
