@@ -186,3 +186,38 @@ def test_a_websocket_only_session_belongs_to_the_page_that_received_its_open_pac
     progress = Progress(transport="websocket")
     assert not reached("steady", events[:2], progress)      # nothing yet ties the session to this page
     assert reached("steady", events, progress)
+
+
+def oversized_post(sid=OLD, src="browser"):
+    """A session on polling, the fault at 2.0, and a 2 MB message POST sent at 2.1."""
+    session = [ev(e.t, src, e.kind, **e.data) for e in polling_session(sid)]
+    return session + [
+        ev(2.0, "harness", "fault", name="client-emit", phase="begin"),
+        ev(2.1, src, "http.request", id="big", method="POST", path="/socket.io/", sid=sid,
+           body='42["message","xxxx"]', bytes=2_000_000),
+    ]
+
+
+def test_answered_when_the_page_is_back_while_its_oversized_post_is_still_pending():
+    """gthread and the reloader never answer an oversized polling POST: the server drops the session, the
+    page sees its long-poll closed and reconnects. Its new session decides the cell; the POST of the old one
+    can only stay unanswered."""
+    progress = Progress(transport="polling", t_fault=2.0)
+    events = oversized_post() + [ev(2.3, "browser", "sio.disconnect", reason="transport close")]
+    assert not reached("answered", events, progress)          # dropped, the POST pending, not back yet
+    back = events + [ev(2.8, "browser", "sio.connect", eio_sid=NEW, transport="polling")]
+    assert reached("answered", back, progress)
+    # a new session without a drop first is not this story (nothing lost the old session)
+    assert not reached("answered", oversized_post() + back[-1:], progress)
+
+
+def test_answered_still_waits_for_the_post_of_a_client_that_does_not_come_back():
+    """python-socketio after a server disconnect does not reconnect: the POST's own outcome (an answer, or its
+    ReadTimeout) decides, as before."""
+    progress = Progress(transport="polling", t_fault=2.0)
+    events = oversized_post(src="pyclient") + [ev(2.3, "pyclient", "sio.disconnect", reason="server disconnect")]
+    assert not reached("answered", events, progress)
+    failed = events + [ev(7.1, "pyclient", "http.failed", id="big", method="POST", sid=OLD, error="ReadTimeout")]
+    assert reached("answered", failed, progress)
+    answered = events + [ev(2.2, "pyclient", "http.response", id="big", method="POST", sid=OLD, status=400)]
+    assert reached("answered", answered, progress)

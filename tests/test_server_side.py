@@ -44,3 +44,24 @@ def test_another_session_a_namespace_or_the_teardown_are_not_the_client_s():
 def test_no_fault_no_reason():
     events = [e for e in timeline(log(3.0, "disconnect sid=BBB namespace=/ reason=ping timeout")) if e.kind != "fault"]
     assert reason(events) is None
+
+
+def drop_reason(events):
+    return measure(events)["server_drop_reason"].value
+
+
+def test_the_drop_reason_is_read_until_the_client_is_back():
+    """A client's own emit (client-emit) ends as its library returns, before the server has read it: the
+    server's word on the held session counts until the client is on a new one, not until the fault ends."""
+    dropped = log(5.5, "disconnect sid=BBB namespace=/ reason=server disconnect")
+    lost = ev(5.6, "browser", "sio.disconnect", reason="transport close")
+    back = ev(6.0, "browser", "sio.connect", sid="CCC", eio_sid="new", transport="polling", namespace="/")
+    assert drop_reason(timeline(after=[dropped, lost, back])) == "server disconnect"
+    assert reason(timeline(after=[dropped, lost, back])) is None       # after the fault's end: not the fault's
+    # the held session ended only after the client was back: not what it lost
+    late = log(7.0, "disconnect sid=BBB namespace=/ reason=transport close")
+    assert drop_reason(timeline(after=[lost, back, late])) is None
+    # never back (python-socketio after a server disconnect): the whole cell
+    assert drop_reason(timeline(after=[dropped, lost])) == "server disconnect"
+    # the client kept its session: the teardown's close is no drop
+    assert drop_reason(timeline(after=[late])) is None

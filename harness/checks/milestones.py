@@ -201,20 +201,24 @@ def _server_spoke_after(v: CellView, t: float) -> bool:
 
 
 @milestone("answered", "after the fault, the server has had its say on what the client sent: the client refused to "
-                       "send it (a cap); or it lost its session and got a new one, or lost it to a server disconnect "
-                       "(after which it does not reconnect), with every POST answered; or, still connected, every "
-                       "message POST it sent since the fault is answered and a packet from the server came after the last "
-                       "answer (an echo, or the server's next ping): a message not echoed by then is lost")
+                       "send it (a cap); or it lost its session and is back on a new one (a message POST of the old "
+                       "session still unanswered by then is one the server never answered: its session is gone), or lost "
+                       "it to a server disconnect (after which it does not reconnect) with every POST answered; or, still "
+                       "connected, every message POST it sent since the fault is answered and a packet from the server "
+                       "came after the last answer (an echo, or the server's next ping): a message not echoed by then is lost")
 def answered(v: CellView, p: Progress) -> bool:
     if p.t_fault is None:
         return False
     if v.of("sio.emit_refused", src=CLIENT_SOURCES, after=p.t_fault):
         return True
+    drops = v.drops(after=p.t_fault)
+    back = _new_session(v, p)
+    if drops and back is not None and drops[0].t <= back.t:
+        return True
     posts = message_posts(v, p.t_fault)
     outcomes = [v.outcome(e) for e in posts]
     if any(o is None for o in outcomes):
         return False
-    drops = v.drops(after=p.t_fault)
     if drops:
         if "server disconnect" in str(drops[0].data.get("reason")):
             return True

@@ -11,6 +11,7 @@ from ..core.protocol import split_payload
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
 from .ping import advertised_ping_interval, advertised_ping_timeout
+from .recovery import new_connect
 
 
 def session_ends(v: CellView, before: float | None = None):
@@ -32,6 +33,19 @@ def server_disconnect_reason(v: CellView) -> Finding:
     ends = [e.t for e in v.of("fault", after=v.t_fault) if e.data.get("phase") == "end"] if v.t_fault is not None else []
     found = session_ends(v, before=ends[0] if ends else None)
     return Finding(found[0][1].group("reason"), [found[0][0]]) if found else Finding(None)
+
+
+@metric("server_drop_reason",
+        "reason the server logged for ending the client's session (the sid it held at the fault) when the client lost "
+        "it: read until the client was back on a new session, or over the whole cell when it never came back (the "
+        "teardown closes only a live session); null when the client kept it (the teardown's own close is no drop)")
+def server_drop_reason(v: CellView) -> Finding:
+    # not bounded by the fault's end: a client's own emit ends as its library returns, before the server has read it
+    if v.t_fault is None or not v.drops(after=v.t_fault):
+        return Finding(None)
+    back = new_connect(v)
+    found = session_ends(v, before=back.t if back is not None else None)
+    return Finding(found[0][1].group("reason"), [found[0][0]] + ([back] if back is not None else [])) if found else Finding(None)
 
 
 def last_heartbeat(v: CellView, before: float):
