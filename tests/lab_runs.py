@@ -58,10 +58,18 @@ def catalogue_dir(basetemp: Path, name: str) -> Path:
     return basetemp / "catalogue" / name
 
 
+def _interrupt_with_parent() -> None:
+    # Between fork and exec: a pytest that is killed (CI's timeout, Ctrl-C twice) takes the run with it;
+    # SIGTERM is the harness's interrupt, so the run still tears down every process it started.
+    import ctypes
+    import signal
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
     """`siolab ARGS` in a subprocess, as a user runs it, with the secrets planted."""
     return subprocess.run([sys.executable, "-m", "tests.lab_runs", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=env, timeout=timeout)
+                          text=True, env=env, timeout=timeout, preexec_fn=_interrupt_with_parent)
 
 
 def catalogue_browser_runs(basetemp: Path) -> dict[str, Path]:
