@@ -328,3 +328,16 @@ def test_validate_checks_scenarios_and_config_without_running(tmp_path, capsys):
     assert f"{bad}:2: clients: must be a mapping" in captured.err
     assert f"{toml_bad}:2: jobs: must be a whole number" in captured.err
     assert f"{good}: ok" in captured.out and f"{toml_good}: ok (1 knob)" in captured.out
+
+
+def test_a_run_folder_keeps_the_scenario_as_loaded_not_as_the_file_is_now(tmp_path):
+    """A `--repeat` run loads its scenarios once; a file edited meanwhile must not reach a later
+    repetition's folder (the stress bench judged repetition 2 against a file that had gained cells
+    and a figure its process did not know)."""
+    from harness.lab.runner import Planned, run_plan
+
+    path = write(tmp_path, GOOD)
+    scenario = load(path)
+    path.write_text(GOOD.replace("name: tiny", "name: tiny\ntitle: edited"))
+    run_plan([Planned(scenario, [], tmp_path / "run")], progress=lambda s: None)
+    assert (tmp_path / "run" / "scenario.yaml").read_text() == GOOD

@@ -9,7 +9,6 @@ Judging and reporting read that folder afterwards (`harness.reports`).
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 import traceback
@@ -172,7 +171,10 @@ def run_plan(plan: list[Planned], *, jobs: int = 1,
 
     for p in plan:
         p.run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p.scenario.path, p.run_dir / "scenario.yaml")
+        # The scenario as loaded, not as the file is now: a repetition judged against an edited file
+        # would meet figures its run never measured.
+        (p.run_dir / "scenario.yaml").write_text(p.scenario.text or p.scenario.path.read_text(encoding="utf-8"),
+                                                 encoding="utf-8")
         p.meta = {"scenario": p.scenario.name, "started": datetime.now(timezone.utc).isoformat(),
                   "versions": versions(), "jobs": jobs, "cells": []}
         if target is not None and not target.is_reference:

@@ -147,6 +147,7 @@ class Scenario:
     source: str = ""
     fronts: dict[str, FrontSpec] = field(default_factory=dict)
     setting_variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    text: str = ""      # the file as it was loaded: what a run folder keeps, whatever the file is now
 
     def settings_for(self, cell: Cell | None = None) -> dict[str, Any]:
         """The server settings of a cell: the scenario's, with its `settings` variant's changes on top."""
@@ -249,7 +250,9 @@ def load(name_or_path: str | Path) -> Scenario:
     loc = _Located(path, node)
     if not isinstance(raw, dict):
         raise loc.error("", "a scenario is a mapping with name, matrix, steps, expect")
-    return _validate(path, raw, loc)
+    scenario = _validate(path, raw, loc)
+    scenario.text = text
+    return scenario
 
 
 def _require(raw: dict, key: str, kind: type, loc: _Located, prefix: str = ""):
