@@ -50,20 +50,25 @@ def all_asleep(pids: list[int]) -> bool:
     return True
 
 
-def unread_bytes(port: int) -> int:
-    """Bytes that arrived on established TCP connections to local `port` and nobody has read yet
-    (accepted or still in the listen queue)."""
-    total = 0
+def _tcp_rows():
+    """The fields of every row of /proc/net/tcp and tcp6 (local address, state, queues, inode …)."""
     for name in ("tcp", "tcp6"):
         try:
             lines = (PROC / "net" / name).read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
-            f = line.split()
-            local, state, queues = f[1], f[3], f[4]
-            if state == TCP_ESTABLISHED and int(local.rsplit(":", 1)[1], 16) == port:
-                total += int(queues.split(":")[1], 16)
+            yield line.split()
+
+
+def unread_bytes(port: int) -> int:
+    """Bytes that arrived on established TCP connections to local `port` and nobody has read yet
+    (accepted or still in the listen queue)."""
+    total = 0
+    for f in _tcp_rows():
+        local, state, queues = f[1], f[3], f[4]
+        if state == TCP_ESTABLISHED and int(local.rsplit(":", 1)[1], 16) == port:
+            total += int(queues.split(":")[1], 16)
     return total
 
 
@@ -105,16 +110,10 @@ def listening(pgid: int) -> list[tuple[str, int]]:
     """(address, port) of every TCP socket the live processes of group `pgid` listen on."""
     inodes = _socket_inodes(group_pids(pgid))
     found = []
-    for name in ("tcp", "tcp6"):
-        try:
-            lines = (PROC / "net" / name).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            f = line.split()
-            if f[3] == TCP_LISTEN and f[9] in inodes:
-                addr, port = f[1].rsplit(":", 1)
-                found.append((_address(addr), int(port, 16)))
+    for f in _tcp_rows():
+        if f[3] == TCP_LISTEN and f[9] in inodes:
+            addr, port = f[1].rsplit(":", 1)
+            found.append((_address(addr), int(port, 16)))
     return sorted(set(found))
 
 
