@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from . import LIKELY, NO_EVIDENCE, RULED_OUT, Cause, Result, fingerprint
 from .handshake import _origin
-from .view import CaptureView
-
-ABANDONED = "WebSocket is closed before the connection is established"
+from .view import CaptureView, is_abandoned_ws
 
 
 def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
@@ -29,9 +27,7 @@ def _replayed_by(view: CaptureView, failed) -> tuple[str, ...]:
 def websocket_blocked(view: CaptureView, cause: Cause) -> Result:
     opened = [e for e in view.client_events if e.kind == "ws.open"]
     errors = [e for e in view.client_events if e.kind == "ws.error"]
-    # Chromium's words for a WebSocket the page itself closed before it opened (socket.io-client dropping
-    # its upgrade when the connection ends, e.g. on a refused namespace): nobody refused it.
-    failed = [e for e in errors if ABANDONED not in str(e.data.get("error"))]
+    failed = [e for e in errors if not is_abandoned_ws(e)]     # the page closed those itself
     if opened:
         return Result(cause, RULED_OUT, f"{len(opened)} WebSocket{'s' if len(opened) != 1 else ''} opened", opened[:1])
     if failed:

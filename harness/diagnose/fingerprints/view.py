@@ -28,6 +28,15 @@ def is_aborted(e: Event) -> bool:
     return e.kind == "http.failed" and any(a in str(e.data.get("error")) for a in ABORTED)
 
 
+# Chromium's words for a WebSocket the page itself closed before it opened (socket.io-client dropping its
+# upgrade as the connection ends): nobody refused or reset it.
+ABANDONED_WS = "WebSocket is closed before the connection is established"
+
+
+def is_abandoned_ws(e: Event) -> bool:
+    return e.kind == "ws.error" and ABANDONED_WS in str(e.data.get("error"))
+
+
 def is_stale_answer(e: Event) -> bool:
     """A 400 that says the server does not know the sid; a 400 whose body the capture lacks (a console
     copy) counts too, as the console pair of the incident shows it."""
@@ -243,7 +252,8 @@ class CaptureView(TimelineView):
             for e in s.ws:
                 # A failed upgrade leaves the session on polling; only a WebSocket it depended on ends it.
                 navigated_away = any(n > e.t for n in self.navigations) and not self.handshakes_after(e.t, s.epoch)
-                if e.kind == "ws.error" and not any(req.t > e.t for req, _ in s.exchanges) and not navigated_away:
+                if e.kind == "ws.error" and not any(req.t > e.t for req, _ in s.exchanges) and not navigated_away \
+                        and not is_abandoned_ws(e):
                     candidates.append(FailurePoint(e.t, s, e, "websocket error"))
                     break
             if not any(c.session is s for c in candidates):
