@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .redaction import redact_data
 
@@ -86,6 +86,22 @@ class Timeline:
         a waiter polls only what is new (a storm records tens of thousands of events)."""
         with self._lock:
             return self._events[index:], len(self._events)
+
+    def wait_until(self, matches: Callable[[Event], bool], limit_s: float, poll_s: float = 0.01,
+                   sleep: Callable[[float], Any] = time.sleep) -> Event | None:
+        """The first event recorded from now on (in arrival order: what is already here counts too)
+        that `matches`, or None once `limit_s` passed: how a fault or a step waits on what happened,
+        never on a guessed delay. `sleep` may be one an interrupt ends."""
+        seen = 0
+        deadline = time.monotonic() + limit_s
+        while True:
+            new, seen = self.since(seen)
+            for e in new:
+                if matches(e):
+                    return e
+            if time.monotonic() >= deadline:
+                return None
+            sleep(poll_s)
 
     def close(self) -> None:
         with self._lock:

@@ -1,7 +1,6 @@
 """Client faults: what happens to the client while the server and the network stay healthy."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from ..core.app_log import DISCONNECT
@@ -38,11 +37,5 @@ class FreezeClient(Fault):
 
 def _wait_for_server_drop(timeline, since: float, limit_s: float) -> None:
     """Until the server logs the end of a root-namespace session, or `limit_s` passes."""
-    seen = 0
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        new, seen = timeline.since(seen)
-        if any(e.t >= since and e.kind == "log" and e.src == "server" and DISCONNECT.search(str(e.data.get("line", "")))
-               for e in new):
-            return
-        time.sleep(0.01)
+    timeline.wait_until(lambda e: e.t >= since and e.kind == "log" and e.src == "server"
+                        and DISCONNECT.search(str(e.data.get("line", ""))) is not None, limit_s)

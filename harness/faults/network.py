@@ -130,14 +130,8 @@ RESET_BOUND_S = 5.0      # the reset is on its way at once; this only bounds a p
 def _wait_for_reset(timeline, since: float, limit_s: float) -> None:
     """Until the proxy reports a reset to the client, or the client reports its drop (a real
     toxiproxy-server prints no events), or `limit_s` passes."""
-    seen = 0
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        new, seen = timeline.since(seen)
-        if any(e.t >= since and (e.kind == "proxy.reset" or e.kind == "sio.disconnect" and e.src in ("browser", "pyclient"))
-               for e in new):
-            return
-        time.sleep(0.005)
+    timeline.wait_until(lambda e: e.t >= since and (e.kind == "proxy.reset" or e.kind == "sio.disconnect"
+                                                    and e.src in ("browser", "pyclient")), limit_s, poll_s=0.005)
 
 
 @register

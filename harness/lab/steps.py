@@ -156,14 +156,9 @@ def wait_for(timeline: Timeline, src: str, args: dict[str, Any], t_fault: float 
     old_sids = set()
     if args.get("new_sid"):
         old_sids = {e.data.get("eio_sid") for e in timeline.events if e.kind == "sio.connect" and e.t < after}
-    seen = 0
-    while time.monotonic() < deadline:
-        new, seen = timeline.since(seen)
-        for e in new:
-            if e.t >= after and e.kind == kind and e.src == src and e.data.get("eio_sid") not in old_sids:
-                return True
-        pause(0.02)
-    return False
+    return timeline.wait_until(lambda e: e.t >= after and e.kind == kind and e.src == src
+                               and e.data.get("eio_sid") not in old_sids,
+                               max(0.0, deadline - time.monotonic()), poll_s=0.02, sleep=pause) is not None
 
 
 @step
