@@ -78,8 +78,14 @@ class CellClient:
 
     def emit_burst(self, event: str, count: int, size: int) -> None:
         """`count` emits of `event` in one loop (the `client-emit` fault); one emit carries 'x' * size, several
-        carry {n: i, pad: 'x' * size}. Records a `sio.burst` event (src: the client's) with how many the client
-        library took (`emitted`), and whether it was connected and on which transport as the loop began."""
+        carry {n: i, pad: 'x' * size}. The kind's `_burst` records a `sio.burst` event (src: the client's) with
+        how many the client library took (`emitted`), and whether it was connected and on which transport as
+        the loop began."""
+        self.timeline.record("harness", "client.action", {"action": "emit_burst", "args": {
+            "event": event, "count": count, "bytes": size}})
+        self._burst(event, count, size)
+
+    def _burst(self, event: str, count: int, size: int) -> None:
         raise NotImplementedError(f"a {type(self).__name__} does not emit bursts (the client-emit and offline-emit faults)")
 
     def freeze(self, frozen: bool) -> None:
@@ -157,9 +163,7 @@ class BrowserClient(CellClient):
             return
         self.page.goto(self.page_path())
 
-    def emit_burst(self, event: str, count: int, size: int) -> None:
-        self.timeline.record("harness", "client.action", {"action": "emit_burst", "args": {
-            "event": event, "count": count, "bytes": size}})
+    def _burst(self, event: str, count: int, size: int) -> None:
         state = self.page.evaluate(EMIT_BURST_JS, {"event": event, "count": count, "bytes": size})
         self.timeline.record("browser", "sio.burst", {"event": event, "count": count, "bytes": size, **(state or {})})
 
@@ -210,9 +214,7 @@ class PythonClient(CellClient):
     def open(self) -> None:
         self.py.connect()
 
-    def emit_burst(self, event: str, count: int, size: int) -> None:
-        self.timeline.record("harness", "client.action", {"action": "emit_burst", "args": {
-            "event": event, "count": count, "bytes": size}})
+    def _burst(self, event: str, count: int, size: int) -> None:
         self.py.emit_burst(event, count, size)
 
     def python_step(self, action: str, value) -> None:
