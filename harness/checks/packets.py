@@ -8,14 +8,12 @@ a ValueError in its POST handler, which it logs ("post request handler error") a
 """
 from __future__ import annotations
 
-import re
-
+from ..core.app_log import TALLY
 from ..core.protocol import describe_packet
 from ..core.timeline import Event
 from . import Finding, metric
 from .cell_view import CLIENT_SOURCES, CellView
 
-TALLY = re.compile(r"\btally sid=(?P<sid>\S+) n=(?P<n>\S+)")
 # what python-engineio logs for a POST it could not decode: the handler's message, then the exception's line
 BATCH_ERRORS = ("post request handler error", "ValueError: Too many packets in payload")
 
@@ -74,18 +72,20 @@ def burst_connected(v: CellView) -> Finding:
     return Finding(bool(es[0].data.get("connected")) if es else None, es[:1])
 
 
+def _refused_emits(v: CellView) -> list[Event] | None:
+    return None if v.t_fault is None else v.of("sio.emit_failed", src=CLIENT_SOURCES, after=v.t_fault)
+
+
 @metric("emit_errors", "emits the client's library refused from the fault on (python-socketio raises while it is "
                        "not connected; socket.io-client buffers instead)")
 def emit_errors(v: CellView) -> Finding:
-    if v.t_fault is None:
-        return Finding(None)
-    failed = v.of("sio.emit_failed", src=CLIENT_SOURCES, after=v.t_fault)
-    return Finding(len(failed), failed[:3])
+    failed = _refused_emits(v)
+    return Finding(None) if failed is None else Finding(len(failed), failed[:3])
 
 
 @metric("emit_error", "the exception of the client's first refused emit from the fault on")
 def emit_error(v: CellView) -> Finding:
-    failed = [] if v.t_fault is None else v.of("sio.emit_failed", src=CLIENT_SOURCES, after=v.t_fault)
+    failed = _refused_emits(v) or []
     return Finding(failed[0].data.get("error") if failed else None, failed[:1])
 
 

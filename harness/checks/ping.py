@@ -3,9 +3,9 @@ healthy client stays (trap 12: python-engineio advertises int(seconds)*1000 as p
 from __future__ import annotations
 
 import json
-import re
 
 from . import Finding, metric
+from ..core.app_log import APP_READY
 from ..core.protocol import split_payload
 from ..core.timeline import Event
 from .cell_view import CLIENT_SOURCES, CellView
@@ -61,9 +61,9 @@ def first_drop_after_s(v: CellView) -> Finding:
 def _configured_ping(v: CellView) -> tuple[float, float] | None:
     """The ping interval and timeout the server was started with, from its own "app ready" line (seconds)."""
     for e in v.of("log", src="server"):
-        m = re.search(r"app ready .*\bping_interval=([0-9.]+)s ping_timeout=([0-9.]+)s", str(e.data.get("line", "")))
+        m = APP_READY.search(str(e.data.get("line", "")))
         if m:
-            return float(m.group(1)), float(m.group(2))
+            return float(m["interval"]), float(m["timeout"])
     return None
 
 

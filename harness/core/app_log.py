@@ -11,3 +11,7 @@ TICK = re.compile(r"\btick n=(?P<n>\d+)\b")
 # the opt-in room emits (`room_tick_ms`) to the room `news`: the number, the process (a restarted one counts
 # from 1 again) and the room's members (socket sids) at that moment
 ROOM_TICK = re.compile(r"\broom_tick n=(?P<n>\d+) boot=(?P<boot>\S+) room=(?P<room>\S+) members=(?P<members>\S*)")
+# one line per `tally` event received (too-many-packets: what arrived against what the client sent)
+TALLY = re.compile(r"\btally sid=(?P<sid>\S+) n=(?P<n>\S+)")
+# the line an app logs once it is up, with the settings it applied
+APP_READY = re.compile(r"\bapp ready .*\bping_interval=(?P<interval>[0-9.]+)s ping_timeout=(?P<timeout>[0-9.]+)s")
