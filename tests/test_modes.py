@@ -26,8 +26,7 @@ import requests
 import socketio
 import websocket
 
-from harness.core.procfs import Progress
-from harness.core.supervisor import stuck_limit
+from harness.core.procfs import Activity, stuck_limit
 from harness.modes import MODES, ServerSettings, get_mode
 from harness.modes.base import REPO_ROOT
 from harness.modes.node import node_binary
@@ -99,8 +98,8 @@ class RunningServer:
     def wait_ready(self, timeout: float = 15.0) -> float:
         """Until it answers a handshake; `timeout` is how long it may go without progress (no CPU
         used, as the lab's own readiness wait: a boot starved on a busy machine is slow, not stuck)."""
-        started, progress = time.monotonic(), Progress(self.proc.pid)
-        while progress.idle_for() < timeout and time.monotonic() - started < stuck_limit(timeout):
+        started, activity = time.monotonic(), Activity(self.proc.pid)
+        while not activity.stuck(timeout):
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.mode.name} exited with {self.proc.returncode}:\n{self.output()}")
             try:

@@ -156,7 +156,13 @@ def group_cpu_ticks(pgid: int) -> int:
     return total
 
 
-class Progress:
+def stuck_limit(idle_timeout: float) -> float:
+    """The most a start may take while it keeps computing: a safety net for a process that spins
+    without ever answering, far beyond any boot seen here (gunicorn with two gevent workers at load 12 took over 15 s)."""
+    return max(60.0, 6 * idle_timeout)
+
+
+class Activity:
     """Whether a starting process group is still getting somewhere: it used CPU, or said something,
     lately. A boot starved of CPU on a busy machine is slow, not stuck; a process that neither
     computes nor writes while it does not answer is stuck. Waits end on that, not on a guess of
@@ -165,7 +171,7 @@ class Progress:
     def __init__(self, pgid: int):
         self.pgid = pgid
         self._ticks = group_cpu_ticks(pgid)
-        self._since = time.monotonic()
+        self._since = self._started = time.monotonic()
 
     def touch(self) -> None:
         """Something else showed progress (an output line)."""
@@ -177,6 +183,10 @@ class Progress:
         if ticks != self._ticks:
             self._ticks, self._since = ticks, time.monotonic()
         return time.monotonic() - self._since
+
+    def stuck(self, idle_timeout: float) -> bool:
+        """Idle for `idle_timeout`, or busy past `stuck_limit(idle_timeout)` since watched."""
+        return self.idle_for() >= idle_timeout or time.monotonic() - self._started >= stuck_limit(idle_timeout)
 
 
 if os.uname().sysname != "Linux":               # pragma: no cover - the lab runs on Linux only

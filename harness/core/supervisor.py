@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .procfs import Progress
+from .procfs import Activity, stuck_limit
 from .redaction import redact_text
 from .timeline import Timeline
 
@@ -109,12 +109,6 @@ class Managed:
             os.killpg(self.popen.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def stuck_limit(idle_timeout: float) -> float:
-    """The most a start may take while it keeps computing: a safety net for a process that spins
-    without ever answering, far beyond any boot seen here (gunicorn with two gevent workers at load 12 took over 15 s)."""
-    return max(60.0, 6 * idle_timeout)
 
 
 class Supervisor:
@@ -205,11 +199,10 @@ class Supervisor:
         Probes run when the process writes a line (a server logs as it boots: the moment to look)
         and then at 5, 10, 20, 40 ms, and every 50 ms while it stays silent."""
         t0 = time.monotonic()
-        limit = stuck_limit(timeout)
-        progress = Progress(proc.pid)
+        activity = Activity(proc.pid)
         seen = proc._lines
         delay = POLL_AFTER_OUTPUT_S
-        while progress.idle_for() < timeout and time.monotonic() - t0 < limit:
+        while not activity.stuck(timeout):
             if INTERRUPTED.is_set():
                 raise KeyboardInterrupt("run interrupted")
             if not proc.alive():
@@ -222,9 +215,9 @@ class Supervisor:
                     return time.monotonic() - t0
             except Exception:  # noqa: BLE001 - any failure just means "not yet"
                 pass
-            lines = proc.wait_output(seen, min(delay, max(0.0, timeout - progress.idle_for())))
+            lines = proc.wait_output(seen, min(delay, max(0.0, timeout - activity.idle_for())))
             if lines > seen:
-                progress.touch()
+                activity.touch()
             delay = POLL_AFTER_OUTPUT_S if lines > seen else min(2 * delay, POLL_IDLE_S)
             seen = lines
             if not any(r.is_alive() for r in proc._readers):
@@ -234,7 +227,7 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     pass
         waited = time.monotonic() - t0
-        why = (f"busy for {waited:.0f} s without answering" if waited >= limit
+        why = (f"busy for {waited:.0f} s without answering" if waited >= stuck_limit(timeout)
                else f"idle (no CPU, no output) for {timeout:.0f} s, {waited:.0f} s after it started")
         raise StartupError(
             f"{proc.name} did not answer {what}: {why} (pid {proc.pid} still running).\n"

@@ -27,8 +27,7 @@ from ..modes import get_mode
 from ..modes.base import Mode, ServerSettings
 from ..core import procfs
 from ..core.paths import REPO_ROOT
-from ..core.procfs import Progress
-from ..core.supervisor import Managed, Supervisor, free_port, stuck_limit
+from ..core.supervisor import Managed, Supervisor, free_port
 from ..core.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -242,12 +241,12 @@ class Server:
         finally:
             getattr(probe, "close", lambda: None)()
         raise TimeoutError(f"{self.name} did not come back with a new process (idle for {timeout:.0f} s, "
-                           f"or busy for {stuck_limit(timeout):.0f} s, without answering)")
+                           f"or busy for {procfs.stuck_limit(timeout):.0f} s, without answering)")
 
     def _poll_new_boot(self, old: str | None, timeout: float, probe: Callable[[], bool]) -> bool:
         down_recorded = False
-        progress, t0 = Progress(self.proc.pid), time.monotonic()
-        while progress.idle_for() < timeout and time.monotonic() - t0 < stuck_limit(timeout):
+        activity = procfs.Activity(self.proc.pid)
+        while not activity.stuck(timeout):
             current = self._boot()
             if current != old and not down_recorded:
                 self.timeline.record("harness", "server.down", {"name": self.name, "port": self.port, "boot": old})
