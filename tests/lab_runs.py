@@ -14,10 +14,13 @@ import base64
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from harness.core.supervisor import signal_when_parent_dies
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,9 +64,7 @@ def catalogue_dir(basetemp: Path, name: str) -> Path:
 def _interrupt_with_parent() -> None:
     # Between fork and exec: a pytest that is killed (CI's timeout, Ctrl-C twice) takes the run with it;
     # SIGTERM is the harness's interrupt, so the run still tears down every process it started.
-    import ctypes
-    import signal
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # 1: PR_SET_PDEATHSIG
+    signal_when_parent_dies(signal.SIGTERM)
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:

@@ -52,14 +52,19 @@ def port_is_listening(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def signal_when_parent_dies(sig: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (PR_SET_PDEATHSIG); meant to
+    run in a child between fork and exec (`preexec_fn`)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+    except OSError:
+        pass
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec.
     os.setsid()
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+    signal_when_parent_dies(signal.SIGKILL)
 
 
 @dataclass
