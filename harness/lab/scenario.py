@@ -35,44 +35,48 @@ DEFAULT_SETTINGS = "default"            # the `settings` axis's value for the sc
 AXIS_DEFAULTS = {"front": NO_FRONT, "settings": DEFAULT_SETTINGS}   # what a cell without the axis has
 
 
-def _profile(default: Any, types: type | tuple[type, ...], only: str | None = None):
-    return field(default=default, metadata={"types": types, "only": only})
+def _profile(default: Any, types: type | tuple[type, ...], only: str | tuple[str, ...] | None = None,
+             choices: tuple = (), means: str = ""):
+    return field(default=default, metadata={"types": types, "only": (only,) if isinstance(only, str) else only,
+                                            "choices": choices, "means": means})
 
 
 @dataclass(frozen=True)
 class ClientProfile:
     """A client as a scenario's `clients:` may declare it: each field once, with its type, its
-    default, and the one client kind it is for (None: any)."""
+    default, the client kinds it is for (None: any) and, where it has them, its values and their meaning."""
 
     kind: str = _profile("browser", str)
     path: str = _profile("/", str)                      # the page (browser) or where the app is mounted
     login: bool = _profile(True, bool)
     namespace: str = _profile("/", str)
-    headers: str = _profile("dict", str)                # how a python client sends its login cookie
+    headers: str = _profile("dict", str, choices=("dict", "callable", "none"),
+                            means="how a python client sends its login cookie")
     transports: list | None = _profile(None, list)
     max_emit_bytes: int | None = _profile(None, int)
     # kind storm: how many clients, their jitter, and whether they dial through the proxy
     clients: int = _profile(200, int, "storm")
     randomization_factor: float = _profile(0.5, (int, float), "storm")
     proxy: bool = _profile(True, bool, "storm")
-    build: str = _profile("v4", str, "browser")        # the socket.io-client build the page loads
+    # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
+    build: str = _profile("v4", str, "browser", choices=("v4", "v2"), means="the socket.io-client build the page loads")
     page_host: str | None = _profile(None, str, "browser")
     socket_host: str | None = _profile(None, str, "browser")
     sio_path: str | None = _profile(None, str)
-    # when the client joins the room `news` (event `join`): never, on its first connect only, on every connect
-    join: str = _profile("none", str)
+    # when the client joins the room `news` (event `join`; the page's ?join=, the Python client's join_room):
+    # never, on its first connect only, on every connect
+    join: str = _profile("none", str, ("browser", "python"), choices=("none", "once", "every"),
+                         means="when the client joins the room `news`")
     # the page's own code around its socket (duplicate-handlers): where it registers its handlers, and how
     # many times it mounts (2: a framework's double mount, a second socket besides the singleton)
-    handlers: str = _profile("once", str, "browser")
-    mounts: int = _profile(1, int, "browser")
+    handlers: str = _profile("once", str, "browser", choices=("once", "in-connect"),
+                             means="where the page registers its handlers")
+    mounts: int = _profile(1, int, "browser", choices=(1, 2),
+                           means="1 or 2: 2 mounts the page twice, a second socket besides the singleton")
 
 
 PROFILE_FIELDS = {f.name: f.metadata["types"] for f in fields(ClientProfile)}
 PROFILE_DEFAULTS = {f.name: f.default for f in fields(ClientProfile) if f.name != "kind"}
-JOINS = ("none", "once", "every")       # the page's ?join= and the Python client's join_room
-CLIENT_BUILDS = ("v4", "v2")            # socket.io-client 4.x, or 2.x (Engine.IO 3) from the npm alias
-PAGE_HANDLERS = ("once", "in-connect")  # registered once when the socket is made, or inside its `connect` handler
-PAGE_MOUNTS = (1, 2)                    # the page's socket code mounted once, or twice (a double mount)
 BUILTIN_CLIENTS = {"browser": {"kind": "browser"}, "python": {"kind": "python"}}
 VERDICTS = ("supported", "refuted", "no evidence")
 TOP_KEYS = {"name", "title", "incident", "source", "severity", "claims", "settings",
@@ -410,26 +414,19 @@ def _clients(raw: dict[str, Any], loc: _Located) -> dict[str, dict[str, Any]]:
         for key, low in (("clients", 1), ("randomization_factor", 0)):
             if spec.get(key, low) < low or isinstance(spec.get(key), bool):
                 raise loc.error(f"{cpath}.{key}", f"a number >= {low}")
-        if spec.get("build", "v4") not in CLIENT_BUILDS:
-            raise loc.error(f"{cpath}.build", f"one of {', '.join(CLIENT_BUILDS)} (the socket.io-client build the page loads)")
-        if spec.get("join", "none") not in JOINS:
-            raise loc.error(f"{cpath}.join", f"one of {', '.join(JOINS)} (when the client joins the room `news`)")
-        if spec.get("join", "none") != "none" and spec.get("kind") == "storm":
-            raise loc.error(f"{cpath}.join", "only for browser and python clients")
-        if spec.get("handlers", "once") not in PAGE_HANDLERS:
-            raise loc.error(f"{cpath}.handlers", f"one of {', '.join(PAGE_HANDLERS)} (where the page registers its handlers)")
-        if spec.get("mounts", 1) not in PAGE_MOUNTS or isinstance(spec.get("mounts"), bool):
-            raise loc.error(f"{cpath}.mounts", "1 or 2 (2: the page mounts twice, a second socket besides the singleton)")
         for f in fields(ClientProfile):
-            if f.name in spec and f.metadata["only"] not in (None, spec.get("kind")):
-                raise loc.error(f"{cpath}.{f.name}", f"only for {f.metadata['only']} clients")
+            choices, value = f.metadata["choices"], spec.get(f.name, f.default)
+            if choices and (value not in choices or isinstance(value, bool) != isinstance(f.default, bool)):
+                raise loc.error(f"{cpath}.{f.name}", f"one of {', '.join(map(str, choices))} ({f.metadata['means']})")
+        for f in fields(ClientProfile):
+            only = f.metadata["only"]
+            if f.name in spec and only and spec.get("kind") not in only:
+                raise loc.error(f"{cpath}.{f.name}", f"only for {' and '.join(only)} clients")
         for key in ("page_host", "socket_host"):
             if key in spec and not re.fullmatch(r"[A-Za-z0-9.-]+", spec[key]):
                 raise loc.error(f"{cpath}.{key}", f"a host name such as localhost or 127.0.0.1, got {spec[key]!r}")
         if "sio_path" in spec and not re.fullmatch(r"/[A-Za-z0-9._/-]*", spec["sio_path"]):
             raise loc.error(f"{cpath}.sio_path", f"a path such as /socket.io, got {spec['sio_path']!r}")
-        if spec.get("headers", "dict") not in ("dict", "callable", "none"):
-            raise loc.error(f"{cpath}.headers", "dict, callable or none (how a python client sends its login cookie)")
         clients[str(cname)] = spec
     return clients
 
